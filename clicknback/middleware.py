@@ -1,0 +1,85 @@
+"""Cross-cutting HTTP behaviour that must hold before (or outside) DRF: request ids, body size,
+and the JSON envelope for responses Django produces itself (unknown routes, crashes)."""
+
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from clicknback.errors import envelope, internal_error_body, payload_too_large_body
+from clicknback.logging import bind_request_id, reset_request_id
+
+logger = logging.getLogger("clicknback.request")
+
+# R-214: only ids of this shape are echoed, so a client cannot inject text into our logs.
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+# Pages that are not part of the JSON API keep Django's own behaviour (api.md §0.6).
+_NON_API_PREFIXES = ("/admin/", "/admin", "/docs", "/static/")
+
+
+def is_json_api_path(path: str) -> bool:
+    return not path.startswith(_NON_API_PREFIXES)
+
+
+class RequestIdMiddleware:
+    """Accepts or generates X-Request-ID, binds it to every log line and echoes it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_PATTERN.match(incoming) else str(uuid.uuid4())
+        request.request_id = request_id
+        token = bind_request_id(request_id)
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            return response
+        finally:
+            reset_request_id(token)
+
+
+class BodySizeLimitMiddleware:
+    """413 from Content-Length before routing, for every route (api.md §0.6)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return JsonResponse(payload_too_large_body(limit), status=413)
+        return self.get_response(request)
+
+
+class JsonErrorPagesMiddleware:
+    """Django's own 404/500 pages become the JSON envelope on API paths, even with DEBUG on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and is_json_api_path(request.path)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return JsonResponse(envelope("NOT_FOUND", f"No route for {request.path}."), status=404)
+        return response
+
+    def process_exception(self, request, exception):
+        if not is_json_api_path(request.path):
+            return None
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(internal_error_body(), status=500)
+
+

@@ -1,0 +1,75 @@
+"""Offset/limit pagination with the `{"data", "pagination"}` shape (api.md §0.5, R-213)."""
+
+import re
+
+from django.conf import settings
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from clicknback.errors import ValidationFailed, violation
+
+_DIGITS = re.compile(r"^[0-9]+$")
+MAX_OFFSET = 2147483647
+
+
+def read_page_params(query_params) -> tuple[int, int]:
+    """Validated (offset, limit); a bad value is a 400, never clamped or defaulted."""
+    problems = []
+    offset, limit = 0, settings.DEFAULT_PAGE_SIZE
+    raw_offset = query_params.get("offset")
+    if raw_offset is not None:
+        if not _DIGITS.match(raw_offset) or int(raw_offset) > MAX_OFFSET:
+            problems.append(violation("offset", f"Must be an integer from 0 to {MAX_OFFSET}."))
+        else:
+            offset = int(raw_offset)
+    raw_limit = query_params.get("limit")
+    if raw_limit is not None:
+        if not _DIGITS.match(raw_limit) or not 1 <= int(raw_limit) <= settings.MAX_PAGE_SIZE:
+            problems.append(violation("limit", f"Must be an integer from 1 to {settings.MAX_PAGE_SIZE}."))
+        else:
+            limit = int(raw_limit)
+    if problems:
+        raise ValidationFailed(problems)
+    return offset, limit
+
+
+class OffsetLimitPagination(BasePagination):
+    def paginate_queryset(self, queryset, request, view=None):
+        self.offset, self.limit = read_page_params(request.query_params)
+        self.total = queryset.count()
+        if self.offset >= self.total:
+            return []
+        return list(queryset[self.offset : self.offset + self.limit])
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"data": data, "pagination": {"offset": self.offset, "limit": self.limit, "total": self.total}}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["data", "pagination"],
+            "properties": {
+                "data": schema,
+                "pagination": {
+                    "type": "object",
+                    "properties": {
+                        "offset": {"type": "integer"},
+                        "limit": {"type": "integer"},
+                        "total": {"type": "integer"},
+                    },
+                },
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+            },
+        ]

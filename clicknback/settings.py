@@ -1,0 +1,251 @@
+"""ClickNBack settings: everything that varies between machines comes from the environment.
+
+The defaults of ../shared/spec/rules.md §0 live here; README "Configuration" lists every variable.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# R-214: without DEBUG the process refuses to start unless both secrets are set and long enough.
+_DEV_ONLY_SECRET = "insecure-development-only-secret-key-do-not-deploy"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
+    if len(globals()[_name].encode()) < 32:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                f"{_name} must be set to a secret of at least 32 bytes when DEBUG is off "
+                f"(set DEBUG=true for local development, or export {_name})."
+            )
+        globals()[_name] = f"{_DEV_ONLY_SECRET}-{_name.lower()}"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "clicknback.core",
+    "clicknback.audit",
+    "accounts",
+    "merchants",
+]
+
+MIDDLEWARE = [
+    "clicknback.middleware.RequestIdMiddleware",
+    "clicknback.middleware.BodySizeLimitMiddleware",
+    "clicknback.middleware.JsonErrorPagesMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "clicknback.urls"
+WSGI_APPLICATION = "clicknback.wsgi.application"
+APPEND_SLASH = False  # api.md §0.1: both path forms are routed; nothing redirects.
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "clicknback" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# SQLite (a file in the project) for `make run`; PostgreSQL for tests and production.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers take the lock when their transaction starts, so concurrent writes serialize
+    # instead of failing half-way with "database is locked".
+    _db.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+else:
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    _db.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
+    if env.bool("DB_POOL", default=False):
+        # psycopg 3 connection pool, per worker process (see README "Performance").
+        _db["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+            "timeout": 10,
+        }
+        _db["CONN_MAX_AGE"] = 0
+    else:
+        _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+        _db["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Throttle counters must be shared by every worker process (R-215): a database cache table.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "clicknback_cache",
+    }
+}
+
+# --- Accounts -------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+# Email uniqueness is case-insensitive: a unique index on Lower("email"), not unique=True (R-208).
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# R-11 is enforced by accounts.policies (also used by the admin's password forms).
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.policies.ComplexityValidator"}]
+
+ACCESS_TOKEN_LIFETIME_MINUTES = env.int("ACCESS_TOKEN_LIFETIME_MINUTES", default=15)
+REFRESH_TOKEN_LIFETIME_MINUTES = env.int("REFRESH_TOKEN_LIFETIME_MINUTES", default=43200)
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- Business settings (rules.md §0) ----------------------------------------------------------
+
+
+def env_money(name: str, default: str) -> Decimal:
+    """A money/percentage setting, parsed as Decimal from its text (never through float)."""
+    return Decimal(env.str(name, default=default)).quantize(Decimal("0.01"))
+
+
+MAX_CASHBACK_PERCENTAGE = env_money("MAX_CASHBACK_PERCENTAGE", "20.00")
+OFFER_MAX_FIXED_CASHBACK = env_money("OFFER_MAX_FIXED_CASHBACK", "10000.00")
+OFFER_MAX_MONTHLY_CAP = env_money("OFFER_MAX_MONTHLY_CAP", "10000.00")
+PURCHASE_MAX_AMOUNT = env_money("PURCHASE_MAX_AMOUNT", "1000000.00")
+DEFAULT_PAGE_SIZE = env.int("DEFAULT_PAGE_SIZE", default=10)
+MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=100)
+WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=65536)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+THROTTLING_ENABLED = env.bool("THROTTLING_ENABLED", default=True)
+THROTTLE_RATES = env.dict(
+    "THROTTLE_RATES",
+    default={
+        "login_ip": "10/min",
+        "login_email": "5/min",
+        "register_ip": "5/min",
+        "refresh_ip": "30/min",
+        "ingest_user": "60/min",
+        "payout_user": "10/hour",
+    },
+)
+
+# --- HTTP -----------------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["https://clicknback.com"])
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["clicknback.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["clicknback.permissions.RolePermission"],
+    "DEFAULT_PARSER_CLASSES": ["clicknback.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "clicknback.pagination.OffsetLimitPagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "clicknback.negotiation.IgnoreAcceptNegotiation",
+    "DEFAULT_METADATA_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "clicknback.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "DATE_FORMAT": "%Y-%m-%d",
+    "COERCE_DECIMAL_TO_STRING": True,
+    # Client IPs for throttling: REMOTE_ADDR unless this many reverse proxies add X-Forwarded-For.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ClickNBack API",
+    "DESCRIPTION": "Cashback platform backend. Every error answers with "
+    '`{"error": {"code", "message", "details"}}`; money is a string with two decimals.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    },
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- i18n / time (R-3: UTC everywhere) --------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: served by the app itself (whitenoise), no CDN -------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Security headers when served for real --------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Logging: every line of a request carries its X-Request-ID ------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "clicknback.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR", "propagate": True},
+        "django.server": {"level": "WARNING", "propagate": True},
+    },
+}

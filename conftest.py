@@ -1,0 +1,61 @@
+"""Shared fixtures: API clients for anonymous, user and admin callers, on a real PostgreSQL."""
+
+import pytest
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            "The suite runs on PostgreSQL (row locks, partial indexes): set DATABASE_URL or use `make test`."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Argon2 stays the hasher; a cheaper cost keeps hundreds of registrations fast.
+    settings.PASSWORD_HASHERS = ["clicknback.testing.CheapArgon2PasswordHasher"]
+    settings.THROTTLING_ENABLED = False
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    from accounts.tests.factories import AdminFactory
+
+    return AdminFactory()
+
+
+def bearer_client(account):
+    from rest_framework.test import APIClient
+
+    from accounts.tokens import AccessToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_account(account)}")
+    client.account = account
+    return client
+
+
+@pytest.fixture
+def user_client(user):
+    return bearer_client(user)
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return bearer_client(admin_user)

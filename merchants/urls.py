@@ -1,0 +1,7 @@
+from clicknback.routers import OptionalSlashRouter
+from merchants import views
+
+router = OptionalSlashRouter()
+router.register("merchants", views.MerchantViewSet, basename="merchants")
+
+urlpatterns = router.urls
