@@ -1,0 +1,133 @@
+# ClickNBack — build, run and test.   `make help` lists the targets.
+#
+# Variables (override on the command line or in the environment):
+#   PYTHON       interpreter that creates the venv; default: the first of python3.13, python3.12 that runs
+#   VENV         virtualenv directory (.venv)
+#   HOST, PORT   where `make run` listens (127.0.0.1, 8000)
+#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"
+#   BENCH_ARGS   arguments for bench/load.py
+#   DATABASE_URL passed through untouched; `make test` starts a throwaway PostgreSQL when it is unset
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_CANDIDATES := python3.13 python3.12
+# Like `PYTHON ?= ...`, but probed once. pyenv installs shims for versions that are not installed,
+# so a candidate counts only if it actually runs; the venv is built from its real executable.
+ifndef PYTHON
+PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do \
+	if command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys' >/dev/null 2>&1; then \
+		"$$p" -c 'import sys; print(sys.executable)'; break; \
+	fi; done)
+endif
+
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+VENV_PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+MANAGE := $(VENV_PYTHON) manage.py
+
+.PHONY: help venv run test worker bench clean print-python
+
+help:
+	@echo "make venv     create $(VENV) and install requirements-dev.txt (again only when requirements change)"
+	@echo "make run      migrate, collect static files, seed demo data, serve with gunicorn on http://$(HOST):$(PORT)"
+	@echo "make test     the whole pytest suite on PostgreSQL (DATABASE_URL, or a throwaway local cluster)"
+	@echo "make worker   background jobs (none yet)"
+	@echo "make bench    load test: bench/load.py \$$BENCH_ARGS"
+	@echo "make clean    remove $(VENV), db.sqlite3, staticfiles/, .pytest_cache/"
+	@echo "make print-python   the interpreter used to create the venv"
+
+print-python:
+	@$(CHECK_PYTHON)
+	@echo "$(PYTHON)"
+	@"$(PYTHON)" --version
+
+# Fails with instructions when no interpreter was found (a recipe line, so only targets that
+# need PYTHON fail: an existing venv does not).
+define CHECK_PYTHON
+if [ -z "$(PYTHON)" ]; then \
+	echo "error: no usable Python found: tried $(PYTHON_CANDIDATES) (ClickNBack needs Python 3.12 or 3.13)." >&2; \
+	pyenv_hit=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[23](\.[0-9]+)?$$' | sort -V | tail -n 1); \
+	if [ -n "$$pyenv_hit" ]; then \
+		echo "       pyenv has $$pyenv_hit installed: run  PYENV_VERSION=$$pyenv_hit make $(MAKECMDGOALS)" >&2; \
+	fi; \
+	echo "       Or install one (apt-get install python3.13 python3.13-venv, brew install python@3.13," >&2; \
+	echo "       pyenv install 3.13), or name it: make PYTHON=/path/to/python3.13 $(MAKECMDGOALS)" >&2; \
+	exit 1; \
+fi
+endef
+
+# --- virtualenv -----------------------------------------------------------------------------
+venv: $(VENV_STAMP)
+
+$(VENV_PYTHON):
+	@$(CHECK_PYTHON)
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@"$(PYTHON)" -m venv "$(VENV)" || { \
+		echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install the venv module (apt-get install python3.13-venv)." >&2; \
+		rm -rf "$(VENV)"; exit 1; }
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt | $(VENV_PYTHON)
+	"$(VENV_PYTHON)" -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch "$@"
+
+# --- run ------------------------------------------------------------------------------------
+# DEBUG is off by default (settings, R-214), so the secrets must exist. When they are missing
+# and DEBUG is unset, this run gets random ones: tokens and admin sessions end with the process.
+run: venv
+	@set -e; \
+	if [ -z "$${DEBUG:-}" ] && { [ -z "$${SECRET_KEY:-}" ] || [ -z "$${JWT_SIGNING_KEY:-}" ]; }; then \
+		gen='import secrets; print(secrets.token_urlsafe(48))'; \
+		[ -n "$${SECRET_KEY:-}" ] || export SECRET_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
+		[ -n "$${JWT_SIGNING_KEY:-}" ] || export JWT_SIGNING_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
+		echo "SECRET_KEY/JWT_SIGNING_KEY not set: using random secrets for this run (tokens do not survive a restart)."; \
+	fi; \
+	if [ -n "$${DATABASE_URL:-}" ]; then echo "Database: DATABASE_URL from the environment"; \
+	else echo "Database: SQLite file db.sqlite3 (set DATABASE_URL to use PostgreSQL)"; fi; \
+	$(MANAGE) migrate --noinput; \
+	$(MANAGE) collectstatic --noinput --verbosity 0; \
+	$(MANAGE) seed_demo; \
+	echo ""; \
+	echo "ClickNBack is starting on http://$(HOST):$(PORT)"; \
+	echo "  API      http://$(HOST):$(PORT)/api/v1"; \
+	echo "  Swagger  http://$(HOST):$(PORT)/docs"; \
+	echo "  Admin    http://$(HOST):$(PORT)/admin/"; \
+	echo ""; \
+	exec "$(VENV)/bin/gunicorn" -c gunicorn.conf.py --bind "$(HOST):$(PORT)" clicknback.wsgi:application
+
+# --- test -----------------------------------------------------------------------------------
+# pytest exit code 5 means "no tests collected": a broken test path, never a pass.
+test: venv
+	@set +e; \
+	if [ -n "$${DATABASE_URL:-}" ]; then \
+		case "$$DATABASE_URL" in \
+			postgres://*|postgresql://*|pgsql://*) ;; \
+			*) echo "warning: DATABASE_URL is not PostgreSQL; the suite is meant to run on PostgreSQL." >&2 ;; \
+		esac; \
+		echo "Running the tests against DATABASE_URL from the environment"; \
+		"$(VENV)/bin/pytest" $(PYTEST_ARGS); \
+	else \
+		scripts/with-throwaway-postgres.sh "$(VENV)/bin/pytest" $(PYTEST_ARGS); \
+	fi; \
+	rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+		echo "error: pytest collected no tests (exit code 5); treating that as a failure." >&2; \
+		exit 1; \
+	fi; \
+	exit $$rc
+
+# --- background jobs, benchmark -------------------------------------------------------------
+worker:
+	@echo "make worker: there are no background jobs yet (they arrive with a later issue); nothing to run."
+
+bench: venv
+	"$(VENV_PYTHON)" bench/load.py $(BENCH_ARGS)
+
+# --- clean ----------------------------------------------------------------------------------
+clean:
+	rm -rf "$(VENV)" db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,38 @@
+"""Gunicorn settings shared by `make run` and the Docker image.
+
+Every value comes from the environment so one file serves both; `make run` passes --bind itself.
+"""
+
+import os
+
+
+def _int_from_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _default_workers() -> int:
+    # The usual 2 × cores + 1, capped: each worker holds its own database connections.
+    return min(2 * (os.cpu_count() or 1) + 1, 9)
+
+
+wsgi_app = "clicknback.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+worker_class = "gthread"
+workers = _int_from_env("GUNICORN_WORKERS", _default_workers())
+threads = _int_from_env("GUNICORN_THREADS", 4)
+timeout = _int_from_env("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int_from_env("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int_from_env("GUNICORN_KEEPALIVE", 5)
+
+# Logs to stdout/stderr; the access line carries the X-Request-ID the app echoes (R-214).
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+# Gunicorn's control socket (gunicornc) defaults to one path per user, which several instances
+# (make run, e2e tests, bench) would share; off unless GUNICORN_CONTROL_SOCKET names a path.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
