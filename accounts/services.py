@@ -280,8 +280,9 @@ def update_user_email(*, user_id, email: str, actor_user: User) -> User:
     return user
 
 
-def set_user_password(*, user_id, password: str, actor_user: User) -> None:
-    """Back-office password change (R-11 applies); audited without the value (R-211)."""
+def set_user_password(*, user_id, password: str, actor: Actor) -> None:
+    """Back-office (or demo seed) password change: R-11 applies; every refresh token of the
+    user is revoked; audited without the value (R-211)."""
     policies.ensure_complex_password(password)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -289,7 +290,7 @@ def set_user_password(*, user_id, password: str, actor_user: User) -> None:
         user.save(update_fields=["password", "updated_at"])
         revoke_all_refresh_tokens(user_id=user.pk)
         audit.record(
-            actor=Actor.of_user(actor_user),
+            actor=actor,
             action=AuditAction.USER_UPDATED,
             resource_type="user",
             resource_id=user.pk,

@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -33,3 +34,21 @@ def error_responses(*entries: tuple[int, str]) -> dict:
         status_code: OpenApiResponse(ErrorEnvelope, description="Error codes: " + ", ".join(codes))
         for status_code, codes in sorted(by_status.items())
     }
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents clicknback.authentication.BearerTokenAuthentication as HTTP bearer (JWT)."""
+
+    target_class = "clicknback.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+def strip_trailing_slashes(result, generator, request, public):
+    """Routes accept both forms (api.md §0.1); the schema shows the canonical one, without '/'."""
+    result["paths"] = {
+        (path.rstrip("/") or "/"): operations for path, operations in result.get("paths", {}).items()
+    }
+    return result

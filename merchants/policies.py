@@ -9,9 +9,11 @@ NAME_MAX_LENGTH = 255
 
 
 def percentage_problem(value: Decimal) -> str | None:
-    """R-31: 0.00 ≤ p ≤ MAX_CASHBACK_PERCENTAGE."""
+    """R-31: 0.00 ≤ p ≤ MAX_CASHBACK_PERCENTAGE, at most 2 decimals (R-1: rejected, never rounded)."""
     if value < 0 or value > settings.MAX_CASHBACK_PERCENTAGE:
         return f"Must be between 0.00 and {settings.MAX_CASHBACK_PERCENTAGE}."
+    if value.as_tuple().exponent < -2:
+        return "Must have at most 2 decimal places."
     return None
 
 

@@ -16,10 +16,11 @@ class MerchantCreateSerializer(serializers.Serializer):
     default_cashback_percentage = MoneyField(max_digits=5, min_value=Decimal("0.00"))
     active = StrictBooleanField(required=False, default=True)
 
-    def validate_default_cashback_percentage(self, value):
-        if value > settings.MAX_CASHBACK_PERCENTAGE:
-            raise serializers.ValidationError(f"Must be between 0.00 and {settings.MAX_CASHBACK_PERCENTAGE}.")
-        return value
+    def get_fields(self):
+        fields = super().get_fields()
+        # R-31, read per request; MoneyField checks it before quantizing, so a huge number is a 400, not a 500.
+        fields["default_cashback_percentage"].max_value = settings.MAX_CASHBACK_PERCENTAGE
+        return fields
 
 
 class MerchantSerializer(serializers.ModelSerializer):

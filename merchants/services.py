@@ -24,10 +24,12 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def _ensure_percentage(value: Decimal) -> None:
+def _clean_percentage(value: Decimal) -> Decimal:
     problem = policies.percentage_problem(value)
     if problem:
         raise ValidationFailed([violation("default_cashback_percentage", problem)])
+    # Stored, returned and audited as a 2-place amount: "6" is "6.00", "-0.00" is "0.00" (api.md §0.1).
+    return value.quantize(Decimal("0.01")).copy_abs()
 
 
 def _name_taken(name: str, *, exclude_id=None) -> bool:
@@ -50,7 +52,7 @@ def create_merchant(*, name: str, default_cashback_percentage: Decimal, active: 
                     actor: Actor) -> Merchant:
     """R-30…R-34: trimmed unique name, bounded percentage, a fresh webhook secret."""
     name = _clean_name(name)
-    _ensure_percentage(default_cashback_percentage)
+    default_cashback_percentage = _clean_percentage(default_cashback_percentage)
     with transaction.atomic():
         if _name_taken(name):
             raise MerchantNameAlreadyExists(name)
@@ -85,7 +87,7 @@ def _lock(merchant_id) -> Merchant:
 def update_merchant(*, merchant_id, name: str, default_cashback_percentage: Decimal, actor: Actor) -> Merchant:
     """Back-office edit of name and default percentage; MERCHANT_UPDATED with old/new values (R-211)."""
     name = _clean_name(name)
-    _ensure_percentage(default_cashback_percentage)
+    default_cashback_percentage = _clean_percentage(default_cashback_percentage)
     with transaction.atomic():
         merchant = _lock(merchant_id)
         changes = {}

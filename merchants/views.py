@@ -7,7 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clicknback.audit.services import Actor
-from clicknback.pagination import OffsetLimitPagination
+from clicknback.errors import ValidationFailed
+from clicknback.pagination import OffsetLimitPagination, read_page_params
 from clicknback.query import QueryReader
 from clicknback.schema import ADMIN_403, AUTH_401, VALIDATION_400, error_responses
 from merchants import selectors, services
@@ -21,6 +22,7 @@ from merchants.serializers import (
 
 class MerchantViewSet(viewsets.ViewSet):
     admin_actions = {"create", "list", "status"}
+    lookup_url_kwarg = "merchant_id"
     lookup_value_regex = "[^/]+"  # malformed ids reach the view and answer 404 after the role check
 
     @extend_schema(
@@ -43,6 +45,10 @@ class MerchantViewSet(viewsets.ViewSet):
     def list(self, request):
         query = QueryReader(request.query_params)
         active = query.boolean("active")
+        try:
+            read_page_params(request.query_params)
+        except ValidationFailed as exc:  # api.md §0.4: page and filter violations are reported together
+            query.violations.extend(exc.details["violations"])
         query.done()
         paginator = OffsetLimitPagination()
         page = paginator.paginate_queryset(selectors.list_merchants(active=active), request, view=self)
@@ -56,10 +62,10 @@ class MerchantViewSet(viewsets.ViewSet):
         },
     )
     @action(detail=True, methods=["patch"], url_path="status")
-    def status(self, request, pk=None):
+    def status(self, request, merchant_id=None):
         serializer = StatusChangeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        merchant = selectors.get_merchant(pk)
+        merchant = selectors.get_merchant(merchant_id)
         merchant, _ = services.set_merchant_active(
             merchant_id=merchant.pk,
             active=serializer.validated_data["status"] == "active",

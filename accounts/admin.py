@@ -1,0 +1,163 @@
+"""Back-office for users (admin.md §2 Users) and refresh-token records; every change goes
+through accounts.services, so it is validated and audited like the API."""
+
+import contextvars
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts import policies, selectors, services
+from accounts.models import RefreshTokenRecord, Role, User
+from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, ViewOnlyAdmin, run_action, short_id
+from clicknback.audit.models import AuditAction
+from clicknback.audit.services import Actor
+
+_current_operator: contextvars.ContextVar = contextvars.ContextVar("current_operator")
+
+
+class UserAddForm(forms.ModelForm):
+    """email + password (R-10…R-13), checked with the API's rules before the service runs."""
+
+    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label="Password (again)", strip=False, widget=forms.PasswordInput)
+
+    class Meta:
+        model = User
+        fields = ["email"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        problem = policies.email_problem(email)
+        if problem:
+            raise forms.ValidationError(problem)
+        if selectors.find_user_by_email(email):
+            raise forms.ValidationError(f"Email '{email}' is already registered.")
+        return email
+
+    def clean_password1(self):
+        password = self.cleaned_data["password1"]
+        if len(password) > policies.PASSWORD_MAX_LENGTH:
+            raise forms.ValidationError("Password must be at most 128 characters.")
+        weakness = policies.password_weakness(password)
+        if weakness:
+            raise forms.ValidationError(f"Password {weakness}.")
+        return password
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class UserChangeForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["email"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        problem = policies.email_problem(email)
+        if problem:
+            raise forms.ValidationError(problem)
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"Email '{email}' is already registered.")
+        return email
+
+
+class PasswordChangeThroughService(AdminPasswordChangeForm):
+    """Django's change-password form, saved by accounts.services (R-11, audited, tokens revoked)."""
+
+    def save(self, commit=True):
+        services.set_user_password(
+            user_id=self.user.pk, password=self.cleaned_data["password1"],
+            actor=Actor.of_user(_current_operator.get()),
+        )
+        self.user.refresh_from_db()
+        return self.user
+
+
+@admin.register(User)
+class UserAdmin(IdSearchMixin, NoDeleteMixin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserAddForm
+    change_password_form = PasswordChangeThroughService
+    list_display = ["email", short_id, "role", "is_active", "created_at"]
+    list_filter = ["role", "is_active", "created_at"]
+    search_fields = ["email"]
+    ordering = ["-created_at", "id"]
+    list_per_page = 50
+    readonly_fields = ["id", "role", "is_active", "created_at", "last_login"]
+    fieldsets = [(None, {"fields": ["id", "email", "password", "role", "is_active", "created_at", "last_login"]})]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    filter_horizontal: list = []
+    actions = ["activate", "deactivate", "make_admin", "make_regular_user"]
+
+    def save_model(self, request, obj, form, change):
+        actor = request.user
+        if change:
+            saved = services.update_user_email(user_id=obj.pk, email=form.cleaned_data["email"], actor_user=actor)
+        else:
+            saved = services.register_user(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                actor=Actor.of_user(actor),
+            )
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        obj._state.adding = False
+
+    def user_change_password(self, request, id, form_url=""):
+        token = _current_operator.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _current_operator.reset(token)
+
+    @admin.action(description="Activate selected users")
+    def activate(self, request, queryset):
+        run_action(
+            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ACTIVATED,
+            operation=lambda user, actor: services.set_user_active(
+                user_id=user.pk, active=True, actor_user=request.user
+            ),
+        )
+
+    @admin.action(description="Deactivate selected users")
+    def deactivate(self, request, queryset):
+        run_action(
+            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_DEACTIVATED,
+            operation=lambda user, actor: services.set_user_active(
+                user_id=user.pk, active=False, actor_user=request.user
+            ),
+        )
+
+    @admin.action(description="Make admin")
+    def make_admin(self, request, queryset):
+        run_action(
+            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ROLE_CHANGED,
+            operation=lambda user, actor: services.set_user_role(
+                user_id=user.pk, role=Role.ADMIN, actor_user=request.user
+            ),
+        )
+
+    @admin.action(description="Make regular user")
+    def make_regular_user(self, request, queryset):
+        run_action(
+            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ROLE_CHANGED,
+            operation=lambda user, actor: services.set_user_role(
+                user_id=user.pk, role=Role.USER, actor_user=request.user
+            ),
+        )
+
+
+@admin.register(RefreshTokenRecord)
+class RefreshTokenRecordAdmin(ViewOnlyAdmin):
+    list_display = ["user_email", "jti", "issued_at", "expires_at", "used_at", "revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "jti"]
+
+    @admin.display(description="user email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
