@@ -37,7 +37,7 @@ help:
 	@echo "make venv     create $(VENV) and install requirements-dev.txt (again only when requirements change)"
 	@echo "make run      migrate, collect static files, seed demo data, serve with gunicorn on http://$(HOST):$(PORT)"
 	@echo "make test     the whole pytest suite on PostgreSQL (DATABASE_URL, or a throwaway local cluster)"
-	@echo "make worker   background jobs (none yet)"
+	@echo "make worker   the background job loop (confirm_purchases); WORKER_INTERVAL seconds between passes"
 	@echo "make bench    load test: bench/load.py \$$BENCH_ARGS"
 	@echo "make clean    remove $(VENV), db.sqlite3, staticfiles/, .pytest_cache/"
 	@echo "make print-python   the interpreter used to create the venv"
@@ -76,17 +76,21 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt | $(VENV_PYTHON)
 	"$(VENV_PYTHON)" -m pip install --disable-pip-version-check -r requirements-dev.txt
 	@touch "$@"
 
-# --- run ------------------------------------------------------------------------------------
 # DEBUG is off by default (settings, R-214), so the secrets must exist. When they are missing
-# and DEBUG is unset, this run gets random ones: tokens and admin sessions end with the process.
+# and DEBUG is unset, the process gets random ones: tokens and admin sessions end with it.
+define ENSURE_SECRETS
+if [ -z "$${DEBUG:-}" ] && { [ -z "$${SECRET_KEY:-}" ] || [ -z "$${JWT_SIGNING_KEY:-}" ]; }; then \
+	gen='import secrets; print(secrets.token_urlsafe(48))'; \
+	[ -n "$${SECRET_KEY:-}" ] || export SECRET_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
+	[ -n "$${JWT_SIGNING_KEY:-}" ] || export JWT_SIGNING_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
+	echo "SECRET_KEY/JWT_SIGNING_KEY not set: using random secrets for this process (tokens do not survive a restart)."; \
+fi;
+endef
+
+# --- run ------------------------------------------------------------------------------------
 run: venv
 	@set -e; \
-	if [ -z "$${DEBUG:-}" ] && { [ -z "$${SECRET_KEY:-}" ] || [ -z "$${JWT_SIGNING_KEY:-}" ]; }; then \
-		gen='import secrets; print(secrets.token_urlsafe(48))'; \
-		[ -n "$${SECRET_KEY:-}" ] || export SECRET_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
-		[ -n "$${JWT_SIGNING_KEY:-}" ] || export JWT_SIGNING_KEY="$$("$(VENV_PYTHON)" -c "$$gen")"; \
-		echo "SECRET_KEY/JWT_SIGNING_KEY not set: using random secrets for this run (tokens do not survive a restart)."; \
-	fi; \
+	$(ENSURE_SECRETS) \
 	if [ -n "$${DATABASE_URL:-}" ]; then echo "Database: DATABASE_URL from the environment"; \
 	else echo "Database: SQLite file db.sqlite3 (set DATABASE_URL to use PostgreSQL)"; fi; \
 	$(MANAGE) migrate --noinput; \
@@ -122,8 +126,13 @@ test: venv
 	exit $$rc
 
 # --- background jobs, benchmark -------------------------------------------------------------
-worker:
-	@echo "make worker: there are no background jobs yet (they arrive with a later issue); nothing to run."
+# The job loops of rules.md §15, in their own process (not started by `make run`). Several
+# copies may run at once, on any hosts: rows are claimed with SKIP LOCKED.
+worker: venv
+	@set -e; \
+	$(ENSURE_SECRETS) \
+	echo "Starting the purchase confirmation job (Ctrl-C stops it after the current item)"; \
+	exec $(MANAGE) confirm_purchases --interval "$${WORKER_INTERVAL:-60}"
 
 bench: venv
 	"$(VENV_PYTHON)" bench/load.py $(BENCH_ARGS)

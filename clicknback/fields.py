@@ -1,6 +1,7 @@
 """Strict serializer fields (R-207, R-212, api.md §0.1): no type coercion, Decimal money,
 UUIDs only in their 36-character form."""
 
+import datetime
 import re
 import unicodedata
 import uuid
@@ -100,7 +101,10 @@ class MoneyField(serializers.DecimalField):
             self.fail("max_value", max_value=self.max_value)
         if self.min_value is not None and value < self.min_value:
             self.fail("min_value", min_value=self.min_value)
-        return value.quantize(TWO_PLACES)
+        if value.adjusted() >= self.max_digits - self.decimal_places:
+            self.fail("max_whole_digits", max_whole_digits=self.max_digits - self.decimal_places)
+        # "-0.00" is "0.00": a sign on zero is not an amount.
+        return value.quantize(TWO_PLACES).copy_abs() if value == 0 else value.quantize(TWO_PLACES)
 
 
 class StrictChoiceField(serializers.ChoiceField):
@@ -126,3 +130,17 @@ class NameField(StrictCharField):
         if not name:
             self.fail("blank")
         return super().to_internal_value(name)
+
+
+class StrictDateField(serializers.DateField):
+    """A `YYYY-MM-DD` string and nothing else (api.md §0.1)."""
+
+    default_error_messages = {"invalid": "Must be a date in YYYY-MM-DD form."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) != 10:
+            self.fail("invalid", format="YYYY-MM-DD")
+        try:
+            return datetime.date.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid", format="YYYY-MM-DD")

@@ -73,3 +73,10 @@ class OffsetLimitPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
             },
         ]
+
+
+def paginated_response(request, queryset, serializer_class) -> Response:
+    """One page of `queryset` rendered with `serializer_class`, in the api.md §0.5 shape."""
+    paginator = OffsetLimitPagination()
+    page = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

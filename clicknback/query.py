@@ -68,3 +68,12 @@ class QueryReader:
     def done(self) -> None:
         if self.violations:
             raise ValidationFailed(self.violations)
+
+    def pagination(self) -> None:
+        """Offset/limit problems are reported together with the filters' (api.md §0.4)."""
+        from clicknback.pagination import read_page_params
+
+        try:
+            read_page_params(self.params)
+        except ValidationFailed as exc:
+            self.violations.extend(exc.details["violations"])

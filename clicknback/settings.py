@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "clicknback.audit",
     "accounts",
     "merchants",
+    "offers",
+    "purchases",
+    "wallets",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +152,14 @@ def env_money(name: str, default: str) -> Decimal:
 
 
 MAX_CASHBACK_PERCENTAGE = env_money("MAX_CASHBACK_PERCENTAGE", "20.00")
+OFFER_MAX_FIXED_CASHBACK = env_money("OFFER_MAX_FIXED_CASHBACK", "10000.00")
+OFFER_MAX_MONTHLY_CAP = env_money("OFFER_MAX_MONTHLY_CAP", "10000.00")
+PURCHASE_MIN_AMOUNT = Decimal("0.01")
+PURCHASE_MAX_AMOUNT = env_money("PURCHASE_MAX_AMOUNT", "1000000.00")
+PURCHASE_CONFIRMATION_INTERVAL_SECONDS = env.int("PURCHASE_CONFIRMATION_INTERVAL_SECONDS", default=60)
+PURCHASE_MAX_VERIFICATION_ATTEMPTS = env.int("PURCHASE_MAX_VERIFICATION_ATTEMPTS", default=3)
+REJECTION_MERCHANT_ID = env.str("REJECTION_MERCHANT_ID", default="")
+PURCHASE_VERIFIER_CLASS = env.str("PURCHASE_VERIFIER_CLASS", default="purchases.verification.SimulatedVerifier")
 DEFAULT_PAGE_SIZE = env.int("DEFAULT_PAGE_SIZE", default=10)
 MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=100)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
@@ -200,6 +211,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "CashbackTypeEnum": "offers.models.CashbackType",
+        "ActiveStatusEnum": ["active", "inactive"],
+        "PurchaseStatusEnum": "purchases.models.PurchaseStatus",
+        "CashbackStatusEnum": "wallets.models.CashbackStatus",
+        "RoleEnum": "accounts.models.Role",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clicknback.schema.strip_trailing_slashes",

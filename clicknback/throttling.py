@@ -49,3 +49,14 @@ class LoginEmailThrottle(SettingsRateThrottle):
 
     def get_cache_key(self, request, view):
         return f"throttle:{self.scope}:{self.email}"
+
+
+class UserThrottle(SettingsRateThrottle):
+    """Per authenticated user."""
+
+    def get_cache_key(self, request, view):
+        return f"throttle:{self.scope}:{request.user.pk}"
+
+
+class IngestUserThrottle(UserThrottle):
+    scope = "ingest_user"

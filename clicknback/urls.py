@@ -10,6 +10,9 @@ from clicknback import views
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("merchants.urls")),
+    path("", include("offers.urls")),
+    path("", include("purchases.urls")),
+    path("", include("wallets.urls")),
 ]
 
 

@@ -6,6 +6,9 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils.html import format_html
 
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, run_action, short_id
 from clicknback.audit.models import AuditAction
@@ -44,12 +47,31 @@ class MerchantForm(forms.ModelForm):
 @admin.register(Merchant)
 class MerchantAdmin(IdSearchMixin, NoDeleteMixin, admin.ModelAdmin):
     form = MerchantForm
-    list_display = ["name", short_id, "default_cashback_percentage", "active", "created_at"]
+    list_display = ["name", short_id, "default_cashback_percentage", "active", "current_offer", "created_at"]
     list_filter = ["active"]
     search_fields = ["name"]
     ordering = ["name", "id"]
     list_per_page = 50
     actions = ["activate", "deactivate", "rotate_webhook_secret"]
+
+    def get_inlines(self, request, obj):
+        from offers.admin import OfferInline
+
+        return [OfferInline] if obj is not None else []
+
+    def get_queryset(self, request):
+        from offers.models import Offer
+
+        # The current active offer in the page's own query (R-45: at most one).
+        active_offer = Offer.objects.filter(merchant=OuterRef("pk"), active=True).values("pk")[:1]
+        return super().get_queryset(request).annotate(active_offer_id=Subquery(active_offer))
+
+    @admin.display(description="current active offer")
+    def current_offer(self, obj):
+        if not getattr(obj, "active_offer_id", None):
+            return "—"
+        url = reverse("admin:offers_offer_change", args=[obj.active_offer_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.active_offer_id)[:8])
 
     def get_fields(self, request, obj=None):
         if obj is None:

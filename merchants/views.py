@@ -7,8 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clicknback.audit.services import Actor
-from clicknback.errors import ValidationFailed
-from clicknback.pagination import OffsetLimitPagination, read_page_params
+from clicknback.pagination import paginated_response
 from clicknback.query import QueryReader
 from clicknback.schema import ADMIN_403, AUTH_401, VALIDATION_400, error_responses
 from merchants import selectors, services
@@ -45,14 +44,9 @@ class MerchantViewSet(viewsets.ViewSet):
     def list(self, request):
         query = QueryReader(request.query_params)
         active = query.boolean("active")
-        try:
-            read_page_params(request.query_params)
-        except ValidationFailed as exc:  # api.md §0.4: page and filter violations are reported together
-            query.violations.extend(exc.details["violations"])
+        query.pagination()
         query.done()
-        paginator = OffsetLimitPagination()
-        page = paginator.paginate_queryset(selectors.list_merchants(active=active), request, view=self)
-        return paginator.get_paginated_response(MerchantSerializer(page, many=True).data)
+        return paginated_response(request, selectors.list_merchants(active=active), MerchantSerializer)
 
     @extend_schema(
         request=StatusChangeRequestSerializer,

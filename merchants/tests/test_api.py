@@ -64,6 +64,19 @@ def test_create_merchant_answers_201_with_exact_merchant_shape_and_stores_secret
     assert merchant.webhook_secret not in str(audit.details)
 
 
+def test_create_merchant_ignores_client_supplied_id_and_webhook_secret(admin_client):
+    # api.md §0.1: unknown body fields are ignored — they must not reach the model either.
+    chosen_id, chosen_secret = str(uuid.uuid4()), "whsec_" + "0" * 64
+    response = admin_client.post(
+        MERCHANTS, create_body(id=chosen_id, webhook_secret=chosen_secret), format="json"
+    )
+
+    assert response.status_code == 201
+    merchant = Merchant.objects.get()
+    assert str(merchant.id) == response.json()["id"] != chosen_id
+    assert merchant.webhook_secret != chosen_secret
+
+
 def test_create_merchant_without_trailing_slash_and_with_it_are_the_same_endpoint(admin_client):
     first = admin_client.post(MERCHANTS, create_body(name="No Slash"), format="json")
     second = admin_client.post(MERCHANTS + "/", create_body(name="With Slash"), format="json")
@@ -284,6 +297,26 @@ def test_create_merchant_by_plain_user_is_403_forbidden_with_roles(user_client):
     assert error["code"] == "FORBIDDEN"
     assert error["details"] == {"required_role": "admin", "current_role": "user"}
     assert not Merchant.objects.exists()
+
+
+def test_admin_endpoint_uses_the_current_db_role_not_the_token(admin_client):
+    # api.md §0.2: an admin demoted after the token was issued is a user now.
+    type(admin_client.account).objects.filter(pk=admin_client.account.pk).update(role="user")
+
+    response = admin_client.post(MERCHANTS, create_body(), format="json")
+
+    assert response.status_code == 403
+    assert error_of(response)["details"] == {"required_role": "admin", "current_role": "user"}
+    assert not Merchant.objects.exists()
+
+
+def test_deactivated_admin_is_401_user_inactive(admin_client):
+    type(admin_client.account).objects.filter(pk=admin_client.account.pk).update(is_active=False)
+
+    response = admin_client.get(MERCHANTS)
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "USER_INACTIVE"
 
 
 def test_create_merchant_by_plain_user_with_invalid_body_is_403_not_400(user_client):
@@ -513,7 +546,9 @@ def test_status_missing_or_invalid_is_400_on_field_status(admin_client, body):
     assert not AuditLog.objects.filter(resource_type="merchant").exists()
 
 
-@pytest.mark.parametrize("merchant_id", [str(uuid.uuid4()), "not-a-uuid", "12345"])
+@pytest.mark.parametrize(
+    "merchant_id", [str(uuid.uuid4()), "not-a-uuid", "12345", uuid.uuid4().hex, "{" + str(uuid.uuid4()) + "}"]
+)
 def test_status_on_unknown_or_malformed_id_is_404_not_found(admin_client, merchant_id):
     response = admin_client.patch(status_url(merchant_id), {"status": "inactive"}, format="json")
 

@@ -1,0 +1,82 @@
+"""Back-office for purchases (admin.md §2 Purchases): read-only, confirm/reverse through services."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, run_action, short_id
+from clicknback.audit.models import AuditAction, AuditLog
+from purchases import services
+from purchases.models import Purchase
+from wallets.models import LedgerEntry
+
+
+class ReverseForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
+    list_display = ["external_id", short_id, "user_email", "merchant", "amount", "currency", "cashback_amount",
+                    "status", "source", "verification_attempts", "created_at"]
+    list_select_related = ["user", "merchant"]
+    list_filter = ["status", "source", "merchant"]
+    search_fields = ["external_id", "user__email"]
+    date_hierarchy = "created_at"
+    actions = ["confirm", "reverse"]
+    readonly_fields = ["cashback_transaction_summary", "ledger_entries_summary", "audit_summary"]
+
+    def get_fields(self, request, obj=None):
+        return [f.name for f in Purchase._meta.fields] + self.readonly_fields
+
+    @admin.display(description="user email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    @admin.display(description="cashback transaction")
+    def cashback_transaction_summary(self, obj):
+        cashback = getattr(obj, "cashback_transaction", None)
+        return f"{cashback.amount} ({cashback.status})" if cashback else "—"
+
+    @admin.display(description="ledger entries")
+    def ledger_entries_summary(self, obj):
+        entries = LedgerEntry.objects.filter(purchase=obj).order_by("id")
+        return "; ".join(f"#{e.id} {e.balance} {e.amount:+} {e.reason}" for e in entries) or "—"
+
+    @admin.display(description="audit")
+    def audit_summary(self, obj):
+        rows = AuditLog.objects.filter(resource_type="purchase", resource_id=str(obj.pk)).order_by("occurred_at")
+        return "; ".join(f"{r.occurred_at:%Y-%m-%d %H:%M} {r.action} by {r.actor_type} ({r.outcome})" for r in rows) or "—"
+
+    @admin.action(description="Confirm selected purchases")
+    def confirm(self, request, queryset):
+        run_action(self, request, queryset, resource_type="purchase", audit_action=AuditAction.PURCHASE_CONFIRMED,
+                   operation=lambda p, actor: services.confirm_purchase(purchase_id=p.pk, actor=actor))
+
+    @admin.action(description="Reverse selected purchases…")
+    def reverse(self, request, queryset):
+        """A-7: an intermediate page lists the purchases and amounts and asks for a reason."""
+        if "apply" in request.POST:
+            form = ReverseForm(request.POST)
+            if form.is_valid():
+                reason = form.cleaned_data["reason"] or None
+                run_action(
+                    self, request, queryset, resource_type="purchase", audit_action=AuditAction.PURCHASE_REVERSED,
+                    operation=lambda p, actor: services.reverse_purchase(purchase_id=p.pk, reason=reason, actor=actor),
+                    failure_details=lambda p: {"reason": reason},
+                )
+                return None
+        else:
+            form = ReverseForm()
+        return TemplateResponse(request, "admin/confirm_action.html", {
+            **self.admin_site.each_context(request),
+            "title": "Reverse purchases",
+            "objects": [f"{p.external_id} — {p.user.email}: amount {p.amount} {p.currency}, cashback {p.cashback_amount} ({p.status})"
+                        for p in queryset.select_related("user")],
+            "form": form,
+            "action": "reverse",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "opts": self.model._meta,
+        })

@@ -1,0 +1,99 @@
+"""Domain errors of purchases (api.md §7)."""
+
+from rest_framework import status
+
+from clicknback.errors import DomainError
+
+REVERSIBLE_FROM = ["pending", "confirmed"]
+
+
+class DuplicatePurchase(DomainError):
+    code = "DUPLICATE_PURCHASE"
+    status = status.HTTP_409_CONFLICT
+
+    def __init__(self, existing):
+        super().__init__(
+            f"Purchase '{existing.external_id}' was already recorded for this merchant.",
+            details={
+                "external_id": existing.external_id,
+                "previously_created_at": existing.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "previously_processed_amount": f"{existing.amount:.2f}",
+                "action": "Safe to retry: the first purchase stands; nothing was changed.",
+            },
+        )
+
+
+class _Unprocessable(DomainError):
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class UnsupportedCurrency(_Unprocessable):
+    code = "UNSUPPORTED_CURRENCY"
+
+    def __init__(self, currency: str):
+        super().__init__(f"Currency '{currency}' is not supported.",
+                         details={"currency": currency, "reason": "Only EUR is supported."})
+
+
+class UserNotEligible(_Unprocessable):
+    code = "USER_NOT_ELIGIBLE"
+
+    def __init__(self, user_id, reason: str):
+        super().__init__(f"User '{user_id}' cannot earn cashback.", details={"user_id": str(user_id), "reason": reason})
+
+
+class MerchantNotEligible(_Unprocessable):
+    code = "MERCHANT_NOT_ELIGIBLE"
+
+    def __init__(self, merchant_id, reason: str):
+        super().__init__(f"Merchant '{merchant_id}' cannot take purchases.",
+                         details={"merchant_id": str(merchant_id), "reason": reason})
+
+
+class OfferNotAvailable(_Unprocessable):
+    code = "OFFER_NOT_AVAILABLE"
+
+    def __init__(self, merchant_id):
+        super().__init__(f"Merchant '{merchant_id}' has no live offer today.",
+                         details={"merchant_id": str(merchant_id), "reason": "No live offer for this merchant today (UTC)."})
+
+
+class PurchaseNotPending(DomainError):
+    code = "PURCHASE_NOT_PENDING"
+    status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, purchase):
+        super().__init__(
+            f"Purchase '{purchase.pk}' is '{purchase.status}'; only pending purchases can be confirmed.",
+            details={"violations": [{"purchase_id": str(purchase.pk), "current_status": purchase.status,
+                                     "required_status": "pending"}]},
+        )
+
+
+class _NotReversible(DomainError):
+    status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, purchase):
+        super().__init__(
+            f"Purchase '{purchase.pk}' is '{purchase.status}'; only pending or confirmed purchases can be reversed.",
+            details={"violations": [{"purchase_id": str(purchase.pk), "current_status": purchase.status,
+                                     "reversible_from_statuses": REVERSIBLE_FROM}]},
+        )
+
+
+class PurchaseAlreadyReversed(_NotReversible):
+    code = "PURCHASE_ALREADY_REVERSED"
+
+
+class PurchaseNotReversible(_NotReversible):
+    code = "PURCHASE_NOT_REVERSIBLE"
+
+
+class InvalidPurchaseStatus(_Unprocessable):
+    code = "INVALID_PURCHASE_STATUS"
+
+    def __init__(self, value: str):
+        super().__init__(
+            f"Invalid status '{value}'; allowed values: pending, confirmed, rejected, reversed.",
+            details={"status": value},
+        )

@@ -1,0 +1,29 @@
+"""`manage.py confirm_purchases [--once] [--interval 60] [--batch-size 100]` (R-170…R-176)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from clicknback.jobs import JobLoop
+from purchases.confirmation import run_pass
+
+
+class Command(BaseCommand):
+    help = "Verify pending purchases and confirm, reject or defer them. Safe to run as several workers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Run a single pass and exit.")
+        parser.add_argument("--interval", type=int, default=settings.PURCHASE_CONFIRMATION_INTERVAL_SECONDS,
+                            help="Seconds between passes, and before a deferred purchase is retried.")
+        parser.add_argument("--batch-size", type=int, default=100, help="Most purchases per pass.")
+
+    def handle(self, *args, once, interval, batch_size, **options):
+        loop = JobLoop(interval=interval)
+
+        def one_pass():
+            summary = run_pass(batch_size=batch_size, interval=timedelta(seconds=interval),
+                               should_stop=loop.stop_requested)
+            self.stdout.write(f"confirm_purchases: {summary}")
+
+        loop.run(one_pass, once=once)

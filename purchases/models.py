@@ -1,0 +1,62 @@
+"""Purchases and their state machine (R-60…R-71, R-90…R-96)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class PurchaseStatus(models.TextChoices):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+
+class PurchaseSource(models.TextChoices):
+    API = "api"
+    WEBHOOK = "webhook"
+
+
+class Purchase(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    external_id = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="purchases")
+    offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, null=True, blank=True, related_name="purchases")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    cashback_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=10, choices=PurchaseStatus.choices, default=PurchaseStatus.PENDING)
+    source = models.CharField(max_length=10, choices=PurchaseSource.choices, default=PurchaseSource.API)
+    purchased_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(null=True, blank=True)
+    verification_attempts = models.PositiveIntegerField(default=0)
+    next_verification_at = models.DateTimeField(null=True, blank=True)
+    last_verification_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            # R-63: the idempotency key of a purchase.
+            models.UniqueConstraint(fields=["merchant", "external_id"], name="purchase_merchant_external_id_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="purchase_amount_positive"),
+            models.CheckConstraint(condition=Q(cashback_amount__gte=0), name="purchase_cashback_non_negative"),
+            models.CheckConstraint(condition=Q(status__in=PurchaseStatus.values), name="purchase_status_valid"),
+            models.CheckConstraint(condition=Q(source__in=PurchaseSource.values), name="purchase_source_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["status", "next_verification_at"]),
+            models.Index(fields=["user", "offer", "created_at"]),
+            models.Index(fields=["created_at", "id"]),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.status})"

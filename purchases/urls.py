@@ -1,0 +1,15 @@
+from django.urls import re_path
+
+from clicknback.routers import OptionalSlashRouter
+from purchases import views
+
+router = OptionalSlashRouter()
+router.register("purchases", views.PurchaseViewSet, basename="purchases")
+
+my_purchases = views.UserPurchasesViewSet.as_view({"get": "list"})
+
+urlpatterns = [
+    re_path(r"^users/me/purchases/?$", my_purchases, name="users-me-purchases"),
+    re_path(r"^users/(?P<user_id>[^/]+)/purchases/?$", my_purchases, name="users-purchases"),
+    *router.urls,
+]

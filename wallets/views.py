@@ -1,0 +1,31 @@
+"""HTTP entry points of wallets (api.md §8) and their aliases (§0.7)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from accounts.selectors import resolve_path_user
+from clicknback.pagination import paginated_response
+from clicknback.query import QueryReader
+from clicknback.schema import AUTH_401, VALIDATION_400, error_responses
+from wallets import selectors
+from wallets.serializers import WalletSummarySerializer, WalletTransactionSerializer
+
+ALIAS_ERRORS = ((403, "FORBIDDEN"), (404, "NOT_FOUND"))
+
+
+class WalletViewSet(viewsets.ViewSet):
+    @extend_schema(responses={200: WalletSummarySerializer, **error_responses(AUTH_401, *ALIAS_ERRORS)})
+    def summary(self, request, user_id="me"):
+        owner = resolve_path_user(request.user, user_id)
+        return Response(WalletSummarySerializer(selectors.wallet_summary(owner.pk)).data)
+
+    @extend_schema(
+        responses={200: WalletTransactionSerializer(many=True), **error_responses(VALIDATION_400, AUTH_401, *ALIAS_ERRORS)}
+    )
+    def transactions(self, request, user_id="me"):
+        owner = resolve_path_user(request.user, user_id)
+        query = QueryReader(request.query_params)
+        query.pagination()
+        query.done()
+        return paginated_response(request, selectors.cashback_transactions_of(owner.pk), WalletTransactionSerializer)
