@@ -37,7 +37,7 @@ help:
 	@echo "make venv     create $(VENV) and install requirements-dev.txt (again only when requirements change)"
 	@echo "make run      migrate, collect static files, seed demo data, serve with gunicorn on http://$(HOST):$(PORT)"
 	@echo "make test     the whole pytest suite on PostgreSQL (DATABASE_URL, or a throwaway local cluster)"
-	@echo "make worker   the background job loop (confirm_purchases); WORKER_INTERVAL seconds between passes"
+	@echo "make worker   the background job loops (confirm_purchases, process_payouts); WORKER_INTERVAL seconds between passes"
 	@echo "make bench    load test: bench/load.py \$$BENCH_ARGS"
 	@echo "make clean    remove $(VENV), db.sqlite3, staticfiles/, .pytest_cache/"
 	@echo "make print-python   the interpreter used to create the venv"
@@ -131,8 +131,11 @@ test: venv
 worker: venv
 	@set -e; \
 	$(ENSURE_SECRETS) \
-	echo "Starting the purchase confirmation job (Ctrl-C stops it after the current item)"; \
-	exec $(MANAGE) confirm_purchases --interval "$${WORKER_INTERVAL:-60}"
+	echo "Starting confirm_purchases and process_payouts (Ctrl-C stops both after their current item)"; \
+	$(MANAGE) confirm_purchases --interval "$${WORKER_INTERVAL:-60}" & confirm=$$!; \
+	$(MANAGE) process_payouts --interval "$${WORKER_INTERVAL:-60}" & pay=$$!; \
+	trap 'kill -TERM $$confirm $$pay 2>/dev/null' INT TERM; \
+	wait $$confirm $$pay
 
 bench: venv
 	"$(VENV_PYTHON)" bench/load.py $(BENCH_ARGS)

@@ -5,8 +5,10 @@ import contextvars
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, ReadOnlyPasswordHashField
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import ObjectDoesNotExist
 
 from accounts import policies, selectors, services
 from accounts.models import RefreshTokenRecord, Role, User
@@ -15,6 +17,10 @@ from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
 
 _current_operator: contextvars.ContextVar = contextvars.ContextVar("current_operator")
+
+# A-1: authority comes from the role alone, so Django's groups have no meaning here (and A-3: no deletes).
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 
 class UserAddForm(forms.ModelForm):
@@ -53,6 +59,9 @@ class UserAddForm(forms.ModelForm):
 
 
 class UserChangeForm(forms.ModelForm):
+    # Shown, never edited here: the password changes only through the change-password form (R-11).
+    password = ReadOnlyPasswordHashField(label="Password")
+
     class Meta:
         model = User
         fields = ["email"]
@@ -70,6 +79,11 @@ class UserChangeForm(forms.ModelForm):
 class PasswordChangeThroughService(AdminPasswordChangeForm):
     """Django's change-password form, saved by accounts.services (R-11, audited, tokens revoked)."""
 
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        # Setting a password (R-11) is the only choice: "disable password-based login" is not offered.
+        self.fields.pop("usable_password", None)
+
     def save(self, commit=True):
         services.set_user_password(
             user_id=self.user.pk, password=self.cleaned_data["password1"],
@@ -84,7 +98,8 @@ class UserAdmin(IdSearchMixin, NoDeleteMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserAddForm
     change_password_form = PasswordChangeThroughService
-    list_display = ["email", short_id, "role", "is_active", "created_at"]
+    list_display = ["email", short_id, "role", "is_active", "created_at", "available_balance"]
+    list_select_related = ["wallet"]
     list_filter = ["role", "is_active", "created_at"]
     search_fields = ["email"]
     ordering = ["-created_at", "id"]
@@ -94,6 +109,13 @@ class UserAdmin(IdSearchMixin, NoDeleteMixin, DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     filter_horizontal: list = []
     actions = ["activate", "deactivate", "make_admin", "make_regular_user"]
+
+    @admin.display(description="available balance", ordering="wallet__available_balance")
+    def available_balance(self, obj):
+        try:
+            return obj.wallet.available_balance
+        except ObjectDoesNotExist:
+            return "—"
 
     def save_model(self, request, obj, form, change):
         actor = request.user

@@ -20,15 +20,23 @@ class UserManager(BaseUserManager):
 
     def create_user(self, email, password=None, **extra):
         """Used by createsuperuser and tests; the API and back-office go through accounts.services."""
-        from accounts import services
-
-        return services.create_account(email=email, password=password, role=extra.get("role", Role.USER))
+        return self._create_through_service(email, password, extra.get("role", Role.USER))
 
     def create_superuser(self, email, password=None, **extra):
         # admin.md A-1: createsuperuser makes an active user whose role is admin.
-        from accounts import services
+        return self._create_through_service(email, password, Role.ADMIN)
 
-        return services.create_account(email=email, password=password, role=Role.ADMIN)
+    @staticmethod
+    def _create_through_service(email, password, role):
+        from django.core.exceptions import ValidationError
+
+        from accounts import services
+        from clicknback.errors import DomainError
+
+        try:
+            return services.create_account(email=email, password=password, role=role)
+        except DomainError as exc:  # createsuperuser shows a ValidationError as a clean CommandError
+            raise ValidationError(exc.message) from exc
 
 
 class User(AbstractBaseUser):

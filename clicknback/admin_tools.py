@@ -84,3 +84,28 @@ class ViewOnlyAdmin(NoDeleteMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def confirm_then_run(modeladmin, request, queryset, *, title: str, form_class, describe, on_confirm):
+    """A-7: show an intermediate page listing the selected objects (with `describe(obj)`) and
+    `form_class`'s inputs; once confirmed with a valid form, call `on_confirm(cleaned_data)`."""
+    from django.contrib.admin import helpers
+    from django.template.response import TemplateResponse
+
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            on_confirm(form.cleaned_data)
+            return None
+    else:
+        form = form_class()
+    return TemplateResponse(request, "admin/confirm_action.html", {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "objects": [describe(obj) for obj in queryset],
+        "form": form,
+        "action": request.POST.get("action"),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+        "opts": modeladmin.model._meta,
+    })

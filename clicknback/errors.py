@@ -44,6 +44,11 @@ class ValidationFailed(DomainError):
     def __init__(self, violations: list[dict], message: str | None = None):
         super().__init__(message, details={"violations": violations})
 
+    @staticmethod
+    def from_serializer(serializer) -> list[dict]:
+        """The violations of an invalid serializer, to merge with header or query problems."""
+        return flatten_violations(serializer.errors)
+
 
 class NotFound(DomainError):
     code = "NOT_FOUND"

@@ -60,3 +60,7 @@ class UserThrottle(SettingsRateThrottle):
 
 class IngestUserThrottle(UserThrottle):
     scope = "ingest_user"
+
+
+class PayoutUserThrottle(UserThrottle):
+    scope = "payout_user"

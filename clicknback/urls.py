@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("offers.urls")),
     path("", include("purchases.urls")),
     path("", include("wallets.urls")),
+    path("", include("payouts.urls")),
 ]
 
 

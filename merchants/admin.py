@@ -102,7 +102,11 @@ class MerchantAdmin(IdSearchMixin, NoDeleteMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         token = _viewing_request.set(request)
         try:
-            return super().change_view(request, object_id, form_url, extra_context)
+            response = super().change_view(request, object_id, form_url, extra_context)
+            # The secret field is read while the template renders: render while the request is known.
+            if hasattr(response, "render"):
+                response.render()
+            return response
         finally:
             _viewing_request.reset(token)
 

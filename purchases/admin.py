@@ -2,10 +2,8 @@
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
 
-from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, run_action, short_id
+from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction, AuditLog
 from purchases import services
 from purchases.models import Purchase
@@ -57,26 +55,18 @@ class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
     @admin.action(description="Reverse selected purchases…")
     def reverse(self, request, queryset):
         """A-7: an intermediate page lists the purchases and amounts and asks for a reason."""
-        if "apply" in request.POST:
-            form = ReverseForm(request.POST)
-            if form.is_valid():
-                reason = form.cleaned_data["reason"] or None
-                run_action(
-                    self, request, queryset, resource_type="purchase", audit_action=AuditAction.PURCHASE_REVERSED,
-                    operation=lambda p, actor: services.reverse_purchase(purchase_id=p.pk, reason=reason, actor=actor),
-                    failure_details=lambda p: {"reason": reason},
-                )
-                return None
-        else:
-            form = ReverseForm()
-        return TemplateResponse(request, "admin/confirm_action.html", {
-            **self.admin_site.each_context(request),
-            "title": "Reverse purchases",
-            "objects": [f"{p.external_id} — {p.user.email}: amount {p.amount} {p.currency}, cashback {p.cashback_amount} ({p.status})"
-                        for p in queryset.select_related("user")],
-            "form": form,
-            "action": "reverse",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
-            "opts": self.model._meta,
-        })
+
+        def apply(data):
+            reason = data["reason"] or None
+            run_action(
+                self, request, queryset, resource_type="purchase", audit_action=AuditAction.PURCHASE_REVERSED,
+                operation=lambda p, actor: services.reverse_purchase(purchase_id=p.pk, reason=reason, actor=actor),
+                failure_details=lambda p: {"reason": reason},
+            )
+
+        return confirm_then_run(
+            self, request, queryset.select_related("user"), title="Reverse purchases", form_class=ReverseForm,
+            describe=lambda p: (f"{p.external_id} — {p.user.email}: amount {p.amount} {p.currency}, "
+                                f"cashback {p.cashback_amount} ({p.status})"),
+            on_confirm=apply,
+        )

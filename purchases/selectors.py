@@ -27,7 +27,7 @@ def list_purchases(*, status: str | None = None, user_id=None, merchant_id=None,
         purchases = purchases.filter(merchant_id=merchant_id)
     if start_date is not None:
         purchases = purchases.filter(created_at__gte=_day_start(start_date))
-    if end_date is not None:
+    if end_date is not None and end_date < dt.date.max:  # the last representable day has no next day
         purchases = purchases.filter(created_at__lt=_day_start(end_date + dt.timedelta(days=1)))
     return purchases.order_by("-created_at", "id")
 

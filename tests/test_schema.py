@@ -35,6 +35,13 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/users/{user_id}/wallet", "get"),
     ("/api/v1/users/me/wallet/transactions", "get"),
     ("/api/v1/users/{user_id}/wallet/transactions", "get"),
+    ("/api/v1/users/me/payouts", "post"),
+    ("/api/v1/users/me/payouts", "get"),
+    ("/api/v1/users/{user_id}/payouts", "post"),
+    ("/api/v1/users/{user_id}/payouts", "get"),
+    ("/api/v1/payouts", "get"),
+    ("/api/v1/payouts/{payout_id}", "get"),
+    ("/api/v1/payouts/{payout_id}/status", "patch"),
 }
 
 

@@ -85,6 +85,8 @@ class LedgerEntry(models.Model):
     reason = models.CharField(max_length=32, choices=LedgerReason.choices)
     purchase = models.ForeignKey("purchases.Purchase", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="ledger_entries")
+    payout = models.ForeignKey("payouts.Payout", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="ledger_entries")
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
     actor_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,9 +28,13 @@ class Mismatch:
 
 
 def in_flight_by_user(user_ids) -> dict:
-    """Money of payouts that left `available` but is not yet paid/failed/rejected (R-110).
-    No payout exists before the payouts app; it contributes its sums here."""
-    return {}
+    """Money of payouts that left `available` but is not yet paid/failed/rejected (R-110)."""
+    from payouts.models import IN_FLIGHT_STATUSES, Payout
+
+    rows = Payout.objects.filter(status__in=IN_FLIGHT_STATUSES)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
+    return dict(rows.values("user_id").annotate(total=Sum("amount")).values_list("user_id", "total"))
 
 
 def reconcile(*, user_id=None) -> tuple[int, list[Mismatch]]:
@@ -48,7 +52,7 @@ def reconcile(*, user_id=None) -> tuple[int, list[Mismatch]]:
         ids = [w.user_id for w in wallets]
         ledger = _ledger_facts(ids if user_id is not None else None)
         cashback = _cashback_sums(ids if user_id is not None else None)
-        in_flight = in_flight_by_user(ids)
+        in_flight = in_flight_by_user(ids if user_id is not None else None)
     mismatches = []
     for wallet in wallets:
         mismatches.extend(_check_wallet(wallet, ledger.get(wallet.user_id, {}), cashback.get(wallet.user_id, {}),

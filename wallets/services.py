@@ -26,12 +26,14 @@ def lock_wallet(user_id) -> Wallet:
 class _Movement:
     """Applies signed changes to a locked wallet and writes their ledger entries (R-111, R-117)."""
 
-    def __init__(self, wallet: Wallet, *, actor: Actor, purchase=None, operation_id: uuid.UUID | None = None):
+    def __init__(self, wallet: Wallet, *, actor: Actor, purchase=None, payout=None,
+                 operation_id: uuid.UUID | None = None):
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError("Wallet movements must run inside transaction.atomic() (R-5).")
         self.wallet = wallet
         self.actor = actor
         self.purchase = purchase
+        self.payout = payout
         self.operation_id = operation_id or uuid.uuid4()
         self.touched: set[str] = set()
 
@@ -49,7 +51,7 @@ class _Movement:
         self.touched.add(field)
         LedgerEntry.objects.create(
             wallet=self.wallet, operation_id=self.operation_id, balance=balance, amount=amount,
-            balance_after=after, reason=reason, purchase=self.purchase,
+            balance_after=after, reason=reason, purchase=self.purchase, payout=self.payout,
             actor_type=self.actor.type, actor_id=self.actor.id,
         )
 
@@ -123,3 +125,26 @@ def withdraw_cashback(*, purchase, actor: Actor, rejected: bool) -> dict:
         "cashback_status_before": previous_status,
         "clawback_recorded": str(clawback_recorded),
     }
+
+
+def debit_for_payout(*, wallet: Wallet, payout, actor: Actor) -> None:
+    """R-121: the requested amount leaves `available` at once (`available −x`, payout_requested).
+    The caller holds the wallet lock and has checked the balance (R-125)."""
+    movement = _Movement(wallet, actor=actor, payout=payout)
+    movement.move(BalanceName.AVAILABLE, -payout.amount, LedgerReason.PAYOUT_REQUESTED)
+    movement.save()
+
+
+def record_payout_paid(*, payout, actor: Actor) -> None:
+    """R-127 → paid: `paid +x` (payout_paid). The caller holds the payout lock (R-6)."""
+    movement = _Movement(lock_wallet(payout.user_id), actor=actor, payout=payout)
+    movement.move(BalanceName.PAID, payout.amount, LedgerReason.PAYOUT_PAID)
+    movement.save()
+
+
+def return_payout(*, payout, actor: Actor) -> dict:
+    """R-127 → rejected / failed: the money comes back, paying down clawback first (R-111, R-116)."""
+    movement = _Movement(lock_wallet(payout.user_id), actor=actor, payout=payout)
+    settled = movement.credit_available(payout.amount, LedgerReason.PAYOUT_RETURNED)
+    movement.save()
+    return {"clawback_settled": str(settled), "returned_to_available": str(payout.amount - settled)}

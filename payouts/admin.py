@@ -1,0 +1,132 @@
+"""Back-office for payouts (admin.md §2 Payouts): approve / reject / mark paid / mark failed
+through payouts.services, a liabilities dashboard and a "reconcile now" page."""
+
+from django import forms
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
+from clicknback.audit.models import AuditAction
+from payouts import selectors, services
+from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
+from wallets.reconciliation import reconcile
+
+
+class ReasonRequiredForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class MarkPaidForm(forms.Form):
+    external_reference = forms.CharField(max_length=255, required=False)
+
+
+def _describe(payout) -> str:
+    return f"{str(payout.pk)[:8]} — {payout.user.email}: {payout.amount} {payout.currency} ({payout.status})"
+
+
+@admin.register(Payout)
+class PayoutAdmin(IdSearchMixin, ViewOnlyAdmin):
+    list_display = ["user_email", short_id, "amount", "method", "status", "requested_at", "approved_at",
+                    "processed_at", "external_reference"]
+    list_select_related = ["user"]
+    list_filter = ["status", "method"]
+    search_fields = ["user__email", "external_reference"]
+    date_hierarchy = "requested_at"
+    actions = ["approve", "reject", "mark_paid", "mark_failed"]
+    change_list_template = "admin/payouts/payout/change_list.html"
+
+    @admin.display(description="user email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    def _change(self, request, queryset, *, target, audit_action, **kwargs):
+        run_action(
+            self, request, queryset, resource_type="payout", audit_action=audit_action,
+            operation=lambda p, actor: services.change_payout_status(payout_id=p.pk, target=target, actor=actor,
+                                                                     **kwargs),
+            failure_details=lambda p: {"requested_status": target, **kwargs},
+        )
+
+    @admin.action(description="Approve selected payouts")
+    def approve(self, request, queryset):
+        self._change(request, queryset, target=PayoutStatus.APPROVED, audit_action=AuditAction.PAYOUT_APPROVED)
+
+    @admin.action(description="Reject selected payouts…")
+    def reject(self, request, queryset):
+        return confirm_then_run(
+            self, request, queryset.select_related("user"), title="Reject payouts (money returns to available)",
+            form_class=ReasonRequiredForm, describe=_describe,
+            on_confirm=lambda data: self._change(request, queryset, target=PayoutStatus.REJECTED,
+                                                 audit_action=AuditAction.PAYOUT_REJECTED, reason=data["reason"]),
+        )
+
+    @admin.action(description="Mark selected payouts paid…")
+    def mark_paid(self, request, queryset):
+        return confirm_then_run(
+            self, request, queryset.select_related("user"), title="Mark payouts paid", form_class=MarkPaidForm,
+            describe=_describe,
+            on_confirm=lambda data: self._change(
+                request, queryset, target=PayoutStatus.PAID, audit_action=AuditAction.PAYOUT_PAID,
+                external_reference=data["external_reference"] or None,
+            ),
+        )
+
+    @admin.action(description="Mark selected payouts failed…")
+    def mark_failed(self, request, queryset):
+        return confirm_then_run(
+            self, request, queryset.select_related("user"), title="Mark payouts failed (money returns to available)",
+            form_class=ReasonRequiredForm, describe=_describe,
+            on_confirm=lambda data: self._change(request, queryset, target=PayoutStatus.FAILED,
+                                                 audit_action=AuditAction.PAYOUT_FAILED, reason=data["reason"]),
+        )
+
+    def get_urls(self):
+        return [
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="payouts_dashboard"),
+            path("reconcile/", self.admin_site.admin_view(self.reconcile_view), name="payouts_reconcile"),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request):
+        """admin.md: the platform's liabilities, computed by selectors."""
+        return TemplateResponse(request, "admin/payouts/dashboard.html", {
+            **self.admin_site.each_context(request),
+            "title": "Platform liabilities",
+            "figures": selectors.platform_liabilities(now=timezone.now()),
+            "opts": self.model._meta,
+        })
+
+    def reconcile_view(self, request):
+        """Runs the reconcile_wallets checks now (read-only) and lists every mismatch."""
+        checked, mismatches = (None, None)
+        if request.method == "POST":
+            checked, mismatches = reconcile()
+        return TemplateResponse(request, "admin/payouts/reconcile.html", {
+            **self.admin_site.each_context(request),
+            "title": "Reconcile wallets with the ledger",
+            "checked": checked,
+            "mismatches": mismatches,
+            "opts": self.model._meta,
+        })
+
+
+@admin.register(PayoutIdempotencyKey)
+class PayoutIdempotencyKeyAdmin(ViewOnlyAdmin):
+    list_display = ["user_email", "key", "payout_link", "response_status", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["key", "user__email"]
+    exclude = ["response_body"]
+
+    @admin.display(description="user email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    @admin.display(description="payout")
+    def payout_link(self, obj):
+        if obj.payout_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:payouts_payout_change", args=[obj.payout_id]),
+                           str(obj.payout_id)[:8])
