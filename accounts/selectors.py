@@ -27,19 +27,23 @@ def check_credentials(*, email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def resolve_path_user(viewer: User, user_id: str, *, write: bool = False) -> User:
+def resolve_path_user(viewer: User, user_id: str, *, write: bool = False, before_lookup=None) -> User:
     """R-22 for `/users/{user_id}/…` aliases: `me` or the caller's own id is the caller; another
     id is allowed only to admins on GET routes (404 when unknown or malformed); anyone else gets
-    403, decided before any existence or format check."""
+    403, decided before any existence or format check. `before_lookup` runs between the 403 and
+    the 404, so a request's own validation (400) answers first (api.md §0.6)."""
     from clicknback.errors import Forbidden, NotFound
 
-    if user_id == "me" or user_id.lower() == str(viewer.pk):
-        return viewer
-    if write or not viewer.is_admin:
+    is_self = user_id == "me" or user_id.lower() == str(viewer.pk)
+    if not is_self and (write or not viewer.is_admin):
         raise Forbidden(
             "You can only access your own resources.",
             details={"reason": "You can only access your own resources."},
         )
+    if before_lookup is not None:
+        before_lookup()
+    if is_self:
+        return viewer
     user = find_user(user_id)
     if user is None:
         raise NotFound("user", user_id)

@@ -326,6 +326,29 @@ def cpu_busy_snapshot() -> tuple[int, int] | None:
     return sum(values) - idle, sum(values)
 
 
+def tree_cpu_seconds(root_pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and its descendants, by pid (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # after the ")": state ppid ... utime(12th) stime(13th)
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _) in stats.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return {pid: stats[pid][1] for pid in tree if pid in stats}
+
+
 @dataclass
 class Phase:
     latencies: list[float] = field(default_factory=list)
@@ -376,10 +399,15 @@ async def run_scenario(ctx: Context, sc: Scenario, concurrency: int) -> dict:
     counter = [0]
     if args.warmup > 0:
         await run_phase(ctx, make, concurrency, args.warmup, None, counter)
+    server0 = tree_cpu_seconds(args.server_pid) if args.server_pid else None
     cpu0, proc0 = cpu_busy_snapshot(), time.process_time()
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     phase = await run_phase(ctx, make, concurrency, args.duration, args.requests, counter)
     cpu1, proc1 = cpu_busy_snapshot(), time.process_time()
+    server_cpu = None
+    if server0 is not None:
+        server1 = tree_cpu_seconds(args.server_pid)
+        server_cpu = sum(t - server0.get(pid, 0.0) for pid, t in server1.items())
     lat = sorted(phase.latencies)
     answered = len(lat)
     ok = sum(n for s, n in phase.statuses.items() if 200 <= s < 300)
@@ -409,27 +437,32 @@ async def run_scenario(ctx: Context, sc: Scenario, concurrency: int) -> dict:
         "machine_cpu_busy": (round((cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1]), 3)
                              if cpu0 and cpu1 else None),
         "loadavg_1m_at_start": round(load0[0], 2) if load0 else None,
+        # With --server-pid: CPU of the server's process tree (not the database's) per answer.
+        "server_cpu_s": round(server_cpu, 2) if server_cpu is not None else None,
+        "server_cpu_ms_per_request": (round(server_cpu * 1000 / answered, 3)
+                                      if server_cpu is not None and answered else None),
     }
     return result
 
 
 def print_table(results: list[dict], out=sys.stdout) -> None:
     header = f"{'scenario':<12} {'conc':>4} {'requests':>8} {'errors':>7} {'req/s':>8} " \
-             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'gen cpu':>7} {'box cpu':>7}"
+             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'gen cpu':>7} {'box cpu':>7} {'srv ms/req':>10}"
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in results:
         lat = r["latency_ms"]
         busy = f"{r['machine_cpu_busy'] * 100:.0f}%" if r["machine_cpu_busy"] is not None else "-"
         gen = f"{r['generator_cpu_s'] / r['seconds'] * 100:.0f}%" if r["seconds"] else "-"
+        srv = f"{r['server_cpu_ms_per_request']:.2f}" if r["server_cpu_ms_per_request"] is not None else "-"
         print(f"{r['scenario']:<12} {r['concurrency']:>4} {r['requests']:>8} {r['error_count']:>7} "
               f"{r['rps']:>8.1f} {lat['p50']:>8.1f} {lat['p90']:>8.1f} {lat['p99']:>8.1f} "
-              f"{lat['max']:>8.1f} {gen:>7} {busy:>7}", file=out)
+              f"{lat['max']:>8.1f} {gen:>7} {busy:>7} {srv:>10}", file=out)
         if r["errors"]:
             print(f"{'':<12} errors by status: " + ", ".join(f"{k}: {v}" for k, v in r["errors"].items()),
                   file=out)
     print("gen cpu: the load generator's own CPU (100% = one core); box cpu: whole machine busy "
-          "(all cores).", file=out)
+          "(all cores); srv ms/req: CPU of the --server-pid tree per answer.", file=out)
 
 
 def parse_args(argv=None):
@@ -452,6 +485,8 @@ def parse_args(argv=None):
     p.add_argument("--admin-password", default=os.environ.get("BENCH_ADMIN_PASSWORD"))
     p.add_argument("--user-email", default=os.environ.get("BENCH_USER_EMAIL"))
     p.add_argument("--user-password", default=os.environ.get("BENCH_USER_PASSWORD"))
+    p.add_argument("--server-pid", type=int, default=None,
+                   help="the server's master pid (same machine): also report its process tree's CPU per request")
     p.add_argument("--label", default="", help="a free-text tag stored in the JSON (e.g. the server config)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = p.parse_args(argv)
@@ -512,7 +547,7 @@ def main(argv=None) -> int:
             "base_url": args.base_url,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
-            "settings": {"concurrency": args.concurrency, "duration": args.duration,
+            "settings": {"concurrency": args.concurrency, "duration": args.duration, "server_pid": args.server_pid,
                          "requests": args.requests, "warmup": args.warmup, "timeout": args.timeout},
             "results": results,
         }

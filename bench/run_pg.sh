@@ -90,6 +90,6 @@ done
 echo "server: gunicorn ${gunicorn_args[*]:-} on $base (workers=${GUNICORN_WORKERS:-default} threads=${GUNICORN_THREADS:-default}" \
      "DB_POOL=${DB_POOL:-false} DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-60}); log in $log" >&2
 
-"$PY" bench/load.py --base-url "$base" --label "$label" \
+"$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" \
     --admin-email "$admin_email" --admin-password "$admin_password" \
     --user-email "$user_email" --user-password "$user_password" "$@"

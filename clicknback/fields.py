@@ -9,7 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
-_PLAIN_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # calendar dates only: no ISO week or ordinal forms
+_PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _UUID_36 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 TWO_PLACES = Decimal("0.01")
@@ -86,7 +87,7 @@ class MoneyField(serializers.DecimalField):
                 self.fail("invalid")
             value = data
         elif isinstance(data, str):
-            text = data.strip()
+            text = data  # no trimming, no "+", ASCII digits only
             if not _PLAIN_DECIMAL.match(text):
                 self.fail("invalid")
             try:
@@ -138,7 +139,7 @@ class StrictDateField(serializers.DateField):
     default_error_messages = {"invalid": "Must be a date in YYYY-MM-DD form."}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or len(data) != 10:
+        if not isinstance(data, str) or not ISO_DATE.match(data):
             self.fail("invalid", format="YYYY-MM-DD")
         try:
             return datetime.date.fromisoformat(data)

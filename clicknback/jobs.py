@@ -3,25 +3,43 @@
 
 import signal
 import threading
+import time
+
+# How often the sleep between passes looks at the stop flag: bounds how late a SIGTERM is noticed.
+_SLEEP_SLICE_SECONDS = 0.2
 
 
 class JobLoop:
     def __init__(self, *, interval: int):
         self.interval = interval
-        self._stop = threading.Event()
+        # A plain attribute, not a threading.Event: the signal handler must take no lock. Event.set()
+        # takes the Condition lock that Event.wait() may be holding in the interrupted main thread,
+        # which deadlocks the worker instead of stopping it.
+        self._stop = False
 
     def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        return self._stop
 
-    def _request_stop(self, signum, frame) -> None:
-        self._stop.set()
+    def request_stop(self) -> None:
+        self._stop = True
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop = True
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(_SLEEP_SLICE_SECONDS, remaining))
 
     def run(self, one_pass, *, once: bool) -> None:
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._request_stop)
-            signal.signal(signal.SIGINT, self._request_stop)
-        while not self._stop.is_set():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        while not self._stop:
             one_pass()
             if once:
                 return
-            self._stop.wait(self.interval)
+            self._sleep(self.interval)

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from clicknback.errors import ValidationFailed, violation
-from clicknback.fields import parse_uuid
+from clicknback.fields import ISO_DATE, parse_uuid
 
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
@@ -42,7 +42,7 @@ class QueryReader:
         if raw is None:
             return None
         try:
-            if len(raw) != 10:
+            if not ISO_DATE.match(raw):
                 raise ValueError
             return dt.date.fromisoformat(raw)
         except ValueError:
@@ -77,3 +77,8 @@ class QueryReader:
             read_page_params(self.params)
         except ValidationFailed as exc:
             self.violations.extend(exc.details["violations"])
+
+    def validate_page(self) -> None:
+        """Pagination problems plus everything read so far, raised together (400)."""
+        self.pagination()
+        self.done()

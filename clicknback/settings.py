@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "clicknback.core",
     "clicknback.audit",
+    "clicknback.flags",
     "accounts",
     "merchants",
     "offers",

@@ -6,7 +6,6 @@ from django.contrib import admin
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, run_action, short_id
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
-from clicknback.errors import DomainError
 from offers import selectors, services
 from offers.models import Offer
 
@@ -22,20 +21,16 @@ class OfferAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        needed = ["merchant", "cashback_type", "cashback_value", "start_date", "end_date", "monthly_cap"]
-        if any(data.get(name) is None for name in needed):
+        # Every term problem at once, also next to a malformed field.
+        for problem in services.term_violations(**{name: data.get(name) for name in services.TERM_FIELDS}):
+            if problem["field"] not in self.errors:
+                self.add_error(problem["field"], problem["reason"])
+        merchant = data.get("merchant")
+        if merchant is None:
             return data
-        try:
-            services.validate_terms(
-                cashback_type=data["cashback_type"], cashback_value=data["cashback_value"],
-                start_date=data["start_date"], end_date=data["end_date"], monthly_cap=data["monthly_cap"],
-            )
-        except DomainError as exc:
-            for problem in exc.details.get("violations", []):
-                self.add_error(problem["field"] if problem["field"] in self.fields else None, problem["reason"])
-        if not data["merchant"].active:
+        if not merchant.active:
             self.add_error("merchant", "MERCHANT_NOT_ACTIVE: activate the merchant first.")
-        elif data.get("active") and (current := selectors.active_offer_of(data["merchant"].pk)):
+        elif data.get("active") and (current := selectors.active_offer_of(merchant.pk)):
             self.add_error("active", f"ACTIVE_OFFER_ALREADY_EXISTS: offer {current.pk} is active; deactivate it first.")
         return data
 

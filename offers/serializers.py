@@ -1,8 +1,10 @@
 """Wire shapes of api.md §6 (offers)."""
 
-from rest_framework import serializers
+from collections.abc import Mapping
 
-from clicknback.errors import ValidationFailed
+from rest_framework import serializers
+from rest_framework.fields import SkipField
+
 from clicknback.fields import MoneyField, StrictBooleanField, StrictChoiceField, StrictDateField, StrictUUIDField
 from offers import services
 from offers.models import CashbackType, Offer
@@ -17,15 +19,36 @@ class OfferCreateSerializer(serializers.Serializer):
     monthly_cap = MoneyField()
     active = StrictBooleanField(required=False, default=True)
 
-    def validate(self, data):
-        # R-41…R-43 (R-52: every field rule is a 400, reported together).
+    def to_internal_value(self, data):
+        # R-52 / api.md §0.4: every violation at once — a malformed field must not hide the term
+        # rules (R-41…R-43) of the fields that did parse.
         try:
-            services.validate_terms(
-                cashback_type=data["cashback_type"], cashback_value=data["cashback_value"],
-                start_date=data["start_date"], end_date=data["end_date"], monthly_cap=data["monthly_cap"],
-            )
-        except ValidationFailed as exc:
-            raise serializers.ValidationError({v["field"]: [v["reason"]] for v in exc.details["violations"]})
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(data, Mapping) or not isinstance(exc.detail, dict):
+                raise
+            errors = dict(exc.detail)
+            parsed = self._parse_fields(data, skipping=errors)
+            for problem in services.term_violations(**{name: parsed.get(name) for name in services.TERM_FIELDS}):
+                errors.setdefault(problem["field"], [problem["reason"]])
+            raise serializers.ValidationError(errors) from exc
+
+    def _parse_fields(self, data, *, skipping) -> dict:
+        parsed = {}
+        for name, field in self.fields.items():
+            if name in skipping:
+                continue
+            try:
+                parsed[name] = field.run_validation(field.get_value(data))
+            except (serializers.ValidationError, SkipField):
+                pass
+        return parsed
+
+    def validate(self, data):
+        # R-41…R-43 once every field parsed (R-52: every field rule is a 400, reported together).
+        problems = services.term_violations(**{name: data[name] for name in services.TERM_FIELDS})
+        if problems:
+            raise serializers.ValidationError({v["field"]: [v["reason"]] for v in problems})
         return data
 
 

@@ -14,17 +14,31 @@ from offers import policies, selectors
 from offers.exceptions import ActiveOfferAlreadyExists, MerchantNotActive
 from offers.models import Offer
 
+CENT = Decimal("0.01")
+TERM_FIELDS = ("cashback_type", "cashback_value", "start_date", "end_date", "monthly_cap")
+
+
+def term_violations(*, cashback_type: str | None = None, cashback_value: Decimal | None = None,
+                    start_date: dt.date | None = None, end_date: dt.date | None = None,
+                    monthly_cap: Decimal | None = None) -> list[dict]:
+    """R-41…R-43 on the terms that are known; None means missing or malformed (reported by the
+    caller's own parsing), so one bad field never hides the others' problems (R-52, api.md §0.4)."""
+    problems = []
+    if cashback_type is not None and cashback_value is not None:
+        if value_problem := policies.cashback_value_problem(cashback_type, cashback_value):
+            problems.append(violation("cashback_value", value_problem))
+    if monthly_cap is not None and (cap_problem := policies.monthly_cap_problem(monthly_cap)):
+        problems.append(violation("monthly_cap", cap_problem))
+    for field, reason in policies.window_problems(start_date, end_date, selectors.today_utc()).items():
+        problems.append(violation(field, reason))
+    return problems
+
 
 def validate_terms(*, cashback_type: str, cashback_value: Decimal, start_date: dt.date, end_date: dt.date,
                    monthly_cap: Decimal) -> None:
     """R-41…R-43, every violation at once (R-52)."""
-    problems = []
-    if value_problem := policies.cashback_value_problem(cashback_type, cashback_value):
-        problems.append(violation("cashback_value", value_problem))
-    if cap_problem := policies.monthly_cap_problem(monthly_cap):
-        problems.append(violation("monthly_cap", cap_problem))
-    for field, reason in policies.window_problems(start_date, end_date, selectors.today_utc()).items():
-        problems.append(violation(field, reason))
+    problems = term_violations(cashback_type=cashback_type, cashback_value=cashback_value,
+                               start_date=start_date, end_date=end_date, monthly_cap=monthly_cap)
     if problems:
         raise ValidationFailed(problems)
 
@@ -44,6 +58,8 @@ def create_offer(*, merchant_id, cashback_type: str, cashback_value: Decimal, st
     """R-52 order: field rules (400) → merchant exists (404) → merchant active (422) → one active (409)."""
     validate_terms(cashback_type=cashback_type, cashback_value=cashback_value, start_date=start_date,
                    end_date=end_date, monthly_cap=monthly_cap)
+    # Stored, returned and audited as 2-place amounts ("20" is "20.00", api.md §0.1); never rounded (R-1).
+    cashback_value, monthly_cap = cashback_value.quantize(CENT), monthly_cap.quantize(CENT)
     with transaction.atomic():
         merchant = Merchant.objects.filter(pk=merchant_id).first()
         if merchant is None:

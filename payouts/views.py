@@ -78,11 +78,9 @@ class UserPayoutsViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request, user_id="me"):
-        owner = resolve_path_user(request.user, user_id)
         query = QueryReader(request.query_params)
         status_filter = query.choice("status", selectors.STATUS_FILTER_VALUES)
-        query.pagination()
-        query.done()
+        owner = resolve_path_user(request.user, user_id, before_lookup=query.validate_page)
         return paginated_response(request, selectors.list_payouts(status=status_filter, user_id=owner.pk),
                                   PayoutSerializer)
 

@@ -94,6 +94,7 @@ def run_pass(*, batch_size: int, interval: timedelta, verifier: Verifier | None 
     verifier = verifier or get_verifier()
     summary = PassSummary()
     while summary.claimed < batch_size and not should_stop():
+        purchase = None
         try:
             with transaction.atomic():
                 purchase = _claim_next(summary.handled_ids)
@@ -104,6 +105,10 @@ def run_pass(*, batch_size: int, interval: timedelta, verifier: Verifier | None 
                 process_one(purchase, verifier=verifier, interval=interval, summary=summary)
         except Exception:
             summary.errors += 1
-            logger.exception("Purchase %s could not be processed; it stays pending", summary.handled_ids[-1:])
+            if purchase is None:
+                # The claim itself failed (database unreachable, …): retrying at once would only spin.
+                logger.exception("Claiming the next purchase failed; this pass stops")
+                break
+            logger.exception("Purchase %s could not be processed; it stays pending", purchase.pk)
     logger.info("confirm_purchases pass: %s", summary)
     return summary

@@ -17,7 +17,7 @@ class DuplicatePurchase(DomainError):
             details={
                 "external_id": existing.external_id,
                 "previously_created_at": existing.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "previously_processed_amount": f"{existing.cashback_amount:.2f}",
+                "previously_processed_amount": f"{existing.amount:.2f}",
                 "action": "Safe to retry: the first purchase stands; nothing was changed.",
             },
         )

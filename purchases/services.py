@@ -88,7 +88,9 @@ def ingest_purchase(*, user_id, merchant_id, external_id: str, amount: Decimal, 
                 purchase.save(force_insert=True)
         except IntegrityError:
             # another user's concurrent ingestion took (merchant, external_id) first.
-            raise DuplicatePurchase(_existing(merchant_id, external_id) or purchase)
+            if (winner := _existing(merchant_id, external_id)) is None:
+                raise  # some other constraint: not a duplicate, let it surface
+            raise DuplicatePurchase(winner)
         wallets.earn_cashback(wallet=wallet, purchase=purchase, amount=cashback, actor=actor)
         audit.record(
             actor=actor, action=AuditAction.PURCHASE_INGESTED, resource_type="purchase", resource_id=purchase.pk,

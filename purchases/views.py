@@ -159,7 +159,8 @@ class UserPurchasesViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request, user_id="me"):
-        owner = resolve_path_user(request.user, user_id)
-        status_filter = read_status(QueryReader(request.query_params))
+        query = QueryReader(request.query_params)
+        owner = resolve_path_user(request.user, user_id, before_lookup=query.validate_page)
+        status_filter = read_status(query)
         return paginated_response(request, selectors.purchases_of_user(owner.pk, status=status_filter),
                                   PurchaseUserItemSerializer)

@@ -42,6 +42,10 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/payouts", "get"),
     ("/api/v1/payouts/{payout_id}", "get"),
     ("/api/v1/payouts/{payout_id}/status", "patch"),
+    ("/api/v1/feature-flags/{key}", "put"),
+    ("/api/v1/feature-flags/{key}", "delete"),
+    ("/api/v1/feature-flags", "get"),
+    ("/api/v1/feature-flags/{key}/evaluate", "get"),
 }
 
 

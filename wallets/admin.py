@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -33,20 +34,24 @@ class HasAvailableFilter(PositiveBalanceFilter):
     title, parameter_name, balance = "has available", "has_available", "available"
 
 
+class LatestEntriesFormSet(BaseInlineFormSet):
+    """admin.md: the latest 100 entries of this wallet (the inline's queryset is not yet per wallet)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        latest = list(self.queryset.order_by("-id").values_list("id", flat=True)[:100])
+        self.queryset = self.queryset.filter(id__in=latest).select_related("purchase").order_by("-id")
+
+
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
+    formset = LatestEntriesFormSet
     fields = ["id", "created_at", "balance", "amount", "balance_after", "reason", "purchase", "actor_type"]
     readonly_fields = fields
     can_delete = False
     extra = 0
     max_num = 0
     ordering = ["-id"]
-
-    def get_queryset(self, request):
-        # admin.md: the latest 100 entries on the wallet page.
-        queryset = super().get_queryset(request).order_by("-id")
-        latest = list(queryset.values_list("id", flat=True)[:100])
-        return queryset.filter(id__in=latest)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -95,10 +100,14 @@ class WalletAdmin(ViewOnlyAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ViewOnlyAdmin):
     list_display = ["id", "created_at", "user_email", "balance", "amount", "balance_after", "reason", "purchase_id",
-                    "actor_type"]
+                    "payout_id", "actor_type"]
     list_select_related = ["wallet__user"]
     list_filter = ["balance", "reason", "actor_type", "created_at"]
-    search_fields = ["wallet__user__email", "=purchase__id", "=operation_id"]
+    search_fields = ["wallet__user__email", "=purchase__id", "=payout__id", "=operation_id"]
+
+    def lookup_allowed(self, lookup, value, request):
+        # The wallet page links here filtered on its wallet (WalletAdmin.ledger_link).
+        return lookup == "wallet__user__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="user email", ordering="wallet__user__email")
     def user_email(self, obj):

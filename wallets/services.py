@@ -70,10 +70,10 @@ class _Movement:
 
 def earn_cashback(*, wallet: Wallet, purchase, amount: Decimal, actor: Actor) -> CashbackTransaction:
     """Ingestion (R-69): a pending cashback transaction and `pending +c` on the locked wallet."""
+    movement = _Movement(wallet, actor=actor, purchase=purchase)  # refuses before anything is written (R-5)
     cashback = CashbackTransaction.objects.create(
         user_id=wallet.user_id, purchase=purchase, amount=amount, status=CashbackStatus.PENDING
     )
-    movement = _Movement(wallet, actor=actor, purchase=purchase)
     movement.move(BalanceName.PENDING, amount, LedgerReason.CASHBACK_EARNED)
     movement.save()
     return cashback

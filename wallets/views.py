@@ -5,6 +5,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.selectors import resolve_path_user
+from clicknback.errors import NotFound
 from clicknback.pagination import paginated_response
 from clicknback.query import QueryReader
 from clicknback.schema import AUTH_401, VALIDATION_400, error_responses
@@ -24,8 +25,14 @@ class WalletViewSet(viewsets.ViewSet):
         responses={200: WalletTransactionSerializer(many=True), **error_responses(VALIDATION_400, AUTH_401, *ALIAS_ERRORS)}
     )
     def transactions(self, request, user_id="me"):
-        owner = resolve_path_user(request.user, user_id)
         query = QueryReader(request.query_params)
+        try:
+            owner = resolve_path_user(request.user, user_id)
+        except NotFound:
+            # §0.6: a malformed query (400) answers before an unknown user (404); R-22's 403 stays first.
+            query.pagination()
+            query.done()
+            raise
         query.pagination()
         query.done()
         return paginated_response(request, selectors.cashback_transactions_of(owner.pk), WalletTransactionSerializer)

@@ -124,3 +124,40 @@ def test_window_problems_name_exactly_the_broken_bounds_r43(start_offset, length
     if end < start:
         expected.add("end_date")
     assert set(window_problems(start, end, TODAY)) == expected
+
+
+# --- at most two decimals, finite ------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["5.001", "0.005", "19.999", "NaN", "Infinity", "-Infinity"])
+def test_cashback_value_with_more_than_two_decimals_or_not_finite_is_a_problem_never_rounded_r1(value):
+    assert cashback_value_problem(CashbackType.PERCENT, D(value)) is not None
+    assert cashback_value_problem(CashbackType.FIXED, D(value)) is not None
+
+
+@pytest.mark.parametrize("cap", ["1.005", "9999.999", "NaN", "Infinity"])
+def test_monthly_cap_with_more_than_two_decimals_or_not_finite_is_a_problem_r1(cap):
+    assert monthly_cap_problem(D(cap)) is not None
+
+
+@pytest.mark.parametrize("value", ["5", "5.0", "5.50", "1E+1"])
+def test_fewer_than_two_decimals_are_fine(value):
+    assert cashback_value_problem(CashbackType.PERCENT, D(value)) is None
+    assert monthly_cap_problem(D(value)) is None
+
+
+@given(cents=st.integers(min_value=1, max_value=2000), extra=st.integers(min_value=1, max_value=9))
+def test_any_third_decimal_is_refused_inside_the_bounds_r1(cents, extra):
+    value = D(cents) / 100 + D(extra) / 1000
+    assert cashback_value_problem(CashbackType.PERCENT, value) is not None
+
+
+# --- R-43 with a bound unknown (malformed input, reported by the parser) ----------------------------
+
+
+def test_window_with_unknown_end_still_judges_the_start():
+    assert set(window_problems(TODAY - dt.timedelta(days=1), None, TODAY)) == {"start_date"}
+
+
+def test_window_with_unknown_start_cannot_judge_the_end():
+    assert window_problems(None, TODAY - dt.timedelta(days=9), TODAY) == {}

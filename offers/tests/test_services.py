@@ -1,6 +1,7 @@
 """Offer write use cases against PostgreSQL (R-40…R-52, R-190…R-193): create, activate, deactivate,
 and the one-active-offer rule under concurrency (R-45)."""
 
+import datetime as dt
 import threading
 import time
 from decimal import Decimal
@@ -56,7 +57,8 @@ def test_create_offer_stores_the_terms_and_audits_offer_created_with_them(actor)
 
     stored = Offer.objects.get(pk=offer.pk)
     assert stored.merchant_id == merchant.pk
-    assert (stored.cashback_type, stored.cashback_value, stored.monthly_cap_per_user) == ("fixed", D("2.50"), D("20.00"))
+    assert stored.cashback_type == CashbackType.FIXED
+    assert (stored.cashback_value, stored.monthly_cap_per_user) == (D("2.50"), D("20.00"))
     assert (stored.start_date, stored.end_date) == (days_from_today(0), days_from_today(10))
     assert stored.active is True  # R-47
     audit = offer_audits(offer.pk).get()  # R-190: exactly one row, in the same transaction
@@ -93,6 +95,45 @@ def test_create_offer_reports_every_broken_term_at_once_and_stores_nothing_r52(a
     assert violation_fields(exc_info) == ["cashback_value", "end_date", "monthly_cap", "start_date"]
     assert not Offer.objects.exists()
     assert not AuditLog.objects.filter(resource_type="offer").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), [("cashback_value", D("5.001")), ("monthly_cap", D("10.005"))])
+def test_create_offer_refuses_a_third_decimal_instead_of_letting_the_column_round_it_r1(actor, field, value):
+    with pytest.raises(ValidationFailed) as exc_info:
+        create(MerchantFactory(), actor=actor, **{field: value})
+
+    assert violation_fields(exc_info) == [field]
+    assert not Offer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_offer_stores_returns_and_audits_amounts_with_two_decimals(actor):
+    # api.md §0.1: what the caller gets back, what is stored and what is audited agree ("20.00", not "20").
+    offer = create(MerchantFactory(), actor=actor, cashback_type=CashbackType.FIXED, cashback_value=D("20"),
+                   monthly_cap=D("7.5"))
+
+    assert (str(offer.cashback_value), str(offer.monthly_cap_per_user)) == ("20.00", "7.50")
+    details = offer_audits(offer.pk).get().details
+    assert (details["cashback_value"], details["monthly_cap_per_user"]) == ("20.00", "7.50")
+
+
+@pytest.mark.django_db
+def test_today_is_the_utc_date_not_the_server_local_date_r3(actor, settings, monkeypatch):
+    from django.utils import timezone
+
+    from offers import selectors
+
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: the local date is already 6 March
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 3, 5, 23, 30, tzinfo=dt.UTC))
+    merchant = MerchantFactory()
+
+    offer = create(merchant, actor=actor, start_date=dt.date(2026, 3, 5), end_date=dt.date(2026, 3, 5))
+    with pytest.raises(ValidationFailed) as exc_info:
+        create(merchant, actor=actor, active=False, start_date=dt.date(2026, 3, 4), end_date=dt.date(2026, 3, 9))
+
+    assert violation_fields(exc_info) == ["start_date"]
+    assert list(selectors.live_offers()) == [offer]  # R-50: 5 March is still "today"
 
 
 @pytest.mark.django_db
@@ -371,6 +412,20 @@ def test_racing_creations_of_active_offers_for_one_merchant_make_exactly_one_r45
     assert all(isinstance(exc, ActiveOfferAlreadyExists) for exc in refused), refused
     assert Offer.objects.filter(merchant=merchant).count() == 1
     assert AuditLog.objects.filter(action=AuditAction.OFFER_CREATED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_identical_activations_of_one_offer_change_it_once_r45():
+    """The offer row is locked first: the second caller finds it already active — a no-op, not a 409."""
+    offer = OfferFactory(active=False)
+    actor = Actor.system()
+
+    outcomes = _run_in_threads([lambda: services.set_offer_active(offer_id=offer.pk, active=True, actor=actor)] * 4)
+
+    assert all(isinstance(o, tuple) for o in outcomes), outcomes
+    assert sorted(changed for _, changed in outcomes) == [False, False, False, True]
+    assert Offer.objects.get(pk=offer.pk).active is True
+    assert AuditLog.objects.filter(action=AuditAction.OFFER_ACTIVATED).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

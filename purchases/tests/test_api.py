@@ -483,9 +483,11 @@ def test_no_live_offer_is_422_offer_not_available_and_nothing_is_recorded(user_c
     elif situation == "inactive_offer":
         merchant = live_offer(active=False).merchant
     elif situation == "expired_window":
-        merchant = OfferFactory(start_date=today() - dt.timedelta(days=30), end_date=today() - dt.timedelta(days=1)).merchant
+        day = dt.timedelta(days=1)
+        merchant = OfferFactory(start_date=today() - 30 * day, end_date=today() - day).merchant
     else:
-        merchant = OfferFactory(start_date=today() + dt.timedelta(days=1), end_date=today() + dt.timedelta(days=30)).merchant
+        day = dt.timedelta(days=1)
+        merchant = OfferFactory(start_date=today() + day, end_date=today() + 30 * day).merchant
     before = written_state()
 
     response = user_client.post(PURCHASES, body_for(user, merchant), format="json")
@@ -728,6 +730,21 @@ def test_purchases_alias_lets_an_admin_read_another_users_list(admin_client, use
 def test_purchases_alias_for_an_admin_with_unknown_or_malformed_id_is_404(admin_client, segment):
     error = error_of(admin_client.get(f"/api/v1/users/{segment}/purchases"), 404, "NOT_FOUND")
     assert error["details"]["resource_type"] == "user"
+
+
+def test_purchases_alias_check_order_is_403_then_400_then_404_then_422(user_client, admin_client, other_user):
+    # §0.6 / R-22: ownership 403 → query validation 400 → existence 404 → INVALID_PURCHASE_STATUS 422.
+    unknown = f"/api/v1/users/{uuid.uuid4()}/purchases"
+    error_of(user_client.get(f"/api/v1/users/{other_user.pk}/purchases", {"limit": "0"}), 403, "FORBIDDEN")
+    assert violation_fields(admin_client.get(unknown, {"limit": "0", "status": "bogus"})) == {"limit"}
+    assert violation_fields(admin_client.get("/api/v1/users/abc/purchases", {"offset": "-1"})) == {"offset"}
+    error_of(admin_client.get(unknown, {"status": "bogus"}), 404, "NOT_FOUND")
+    error_of(admin_client.get(f"/api/v1/users/{other_user.pk}/purchases", {"status": "bogus"}), 422,
+             "INVALID_PURCHASE_STATUS")
+
+
+def test_admin_list_role_403_comes_before_query_validation(user_client):
+    error_of(user_client.get(PURCHASES, {"limit": "0", "status": "bogus"}), 403, "FORBIDDEN")
 
 
 # --- GET /api/v1/purchases/{id} -------------------------------------------------------------------
@@ -1040,6 +1057,32 @@ def test_a_second_reversal_adds_to_the_clawback(user, merchant):
     assert_wallets_reconcile()
 
 
+def test_reversal_while_the_cashback_is_inside_a_requested_payout_becomes_clawback_settled_by_its_return(
+    admin_client, user, merchant
+):
+    # money in a requested payout sits in no balance; R-115 then R-116 when the payout comes back.
+    from payouts import services as payout_services
+
+    purchase = confirm(ingest(user=user, merchant=merchant, amount="200.00"))  # available 10.00
+    payout = payout_services.request_payout(
+        user=user, amount=D("10.00"), method="bank_transfer", details={}, idempotency_key=None,
+        actor=Actor.of_user(user), render=lambda payout: "{}",
+    ).payout
+    assert balances(user) == zero_balances()
+    assert_wallets_reconcile()  # C6 counts the in-flight 10.00
+
+    response = admin_client.patch(purchase_url(purchase, "/reverse"), format="json")
+    assert response.status_code == 200, response.content
+    assert balances(user) == zero_balances(clawback="10.00")
+    assert ledger_of(purchase)[3:] == [("clawback", D("10.00"), "clawback_recorded")]
+    assert_wallets_reconcile()
+
+    payout_services.change_payout_status(payout_id=payout.pk, target="rejected", actor=Actor.system(),
+                                         reason="Reversed cashback.")
+    assert balances(user) == zero_balances()  # the returned 10.00 paid the clawback, nothing reached available
+    assert_wallets_reconcile()
+
+
 # --- Constant query counts ---------------------------------------------------------------------------
 
 
@@ -1072,3 +1115,66 @@ def test_list_endpoints_run_the_same_number_of_queries_for_1_and_50_rows(
     with django_assert_num_queries(one_row):
         response = client.get(url, {"limit": "100"})
     assert len(response.json()["data"]) == 50
+
+
+# --- ingestion throttle ----------------------------------------------------------------------
+
+
+def test_ingestion_over_the_per_user_rate_is_429_and_writes_nothing(settings, user, other_user, merchant):
+    settings.THROTTLING_ENABLED = True
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "ingest_user": "2/min"}
+    client = bearer_client(user)
+    for _ in range(2):
+        assert client.post(PURCHASES, body_for(user, merchant), format="json").status_code == 201
+    before = written_state()
+
+    response = client.post(PURCHASES, body_for(user, merchant), format="json")
+
+    error = error_of(response, 429, "RATE_LIMITED")
+    assert set(error["details"]) == {"retry_after_seconds"} and error["details"]["retry_after_seconds"] >= 1
+    assert response["Retry-After"] == str(error["details"]["retry_after_seconds"])
+    assert written_state() == before
+    # Per user: another caller still gets through.
+    assert bearer_client(other_user).post(PURCHASES, body_for(other_user, merchant), format="json").status_code == 201
+
+
+# --- §0.6: methods a route does not have ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, suffix, allowed", [
+    ("delete", "", ["GET", "POST"]),
+    ("put", "/{id}", ["GET"]),
+    ("delete", "/{id}", ["GET"]),
+    ("get", "/{id}/confirmation", ["POST"]),
+    ("get", "/{id}/confirm", ["POST"]),
+    ("put", "/{id}/reverse", ["PATCH", "POST"]),
+])
+def test_a_method_the_route_lacks_is_405_for_any_role_and_401_without_token(
+    user_client, admin_client, api_client, user, merchant, method, suffix, allowed
+):
+    purchase = ingest(user=user, merchant=merchant)
+    url = PURCHASES + suffix.replace("{id}", str(purchase.pk))
+    before = written_state()
+    for client in (user_client, admin_client):
+        error = error_of(getattr(client, method)(url), 405, "METHOD_NOT_ALLOWED")
+        assert error["details"] == {"allowed": allowed}
+    error_of(getattr(api_client, method)(url), 401, "INVALID_TOKEN")
+    assert written_state() == before
+
+
+def test_a_missing_wallet_is_created_by_ingestion(user_client, user, merchant):
+    # robustness — a user without a wallet row gets one (zero balances) before it is locked.
+    Wallet.objects.filter(user=user).delete()
+    response = user_client.post(PURCHASES, body_for(user, merchant), format="json")
+    assert response.status_code == 201, response.content
+    assert balances(user) == zero_balances(pending="5.00")
+    assert_wallets_reconcile()
+
+
+def test_reconciliation_helper_fails_when_a_balance_no_longer_matches_its_ledger(user, merchant):
+    # The "0 mismatches" assertions above can fail: a balance moved without a ledger entry is caught (C1/C5).
+    ingest(user=user, merchant=merchant)
+    assert_wallets_reconcile()
+    Wallet.objects.filter(user=user).update(pending_balance=D("6.00"))
+    with pytest.raises(AssertionError, match=rf"MISMATCH user={user.pk} check=C1 balance=pending"):
+        assert_wallets_reconcile()

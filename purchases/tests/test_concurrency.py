@@ -12,7 +12,7 @@ from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
 from conftest import bearer_client
 from purchases import services
-from purchases.exceptions import DuplicatePurchase, PurchaseNotPending
+from purchases.exceptions import DuplicatePurchase, PurchaseAlreadyReversed, PurchaseNotPending
 from purchases.models import Purchase, PurchaseStatus
 from purchases.tests.factories import assert_wallets_reconcile, ingest, live_offer, next_external_id
 from wallets.models import CashbackTransaction, LedgerEntry, Wallet
@@ -165,7 +165,8 @@ def test_confirm_and_reverse_racing_on_one_pending_purchase_end_consistent(round
     assert purchase.status == PurchaseStatus.REVERSED
     assert purchase.cashback_amount == D("0.00")
     assert CashbackTransaction.objects.get(purchase=purchase).status == "reversed"
-    reasons = list(LedgerEntry.objects.filter(purchase=purchase).order_by("id").values_list("balance", "amount", "reason"))
+    reasons = list(LedgerEntry.objects.filter(purchase=purchase).order_by("id")
+                   .values_list("balance", "amount", "reason"))
     if isinstance(confirmed, Purchase):  # confirm won, then reverse took the money back from available
         assert reasons == [
             ("pending", D("5.00"), "cashback_earned"),
@@ -184,5 +185,53 @@ def test_confirm_and_reverse_racing_on_one_pending_purchase_end_consistent(round
         assert AuditLog.objects.filter(action=AuditAction.PURCHASE_CONFIRMED).count() == 0
     assert AuditLog.objects.filter(action=AuditAction.PURCHASE_REVERSED).count() == 1
     wallet = wallet_of(user)
-    assert (wallet.pending_balance, wallet.available_balance, wallet.clawback_balance) == (D("3.00"), D("0.00"), D("0.00"))
+    assert (wallet.pending_balance, wallet.available_balance, wallet.clawback_balance) == (
+        D("3.00"), D("0.00"), D("0.00"))
+    assert_wallets_reconcile()
+
+
+@pytest.mark.parametrize("transition", ["confirm", "reverse_pending", "reverse_confirmed"])
+def test_the_same_transition_requested_twice_at_once_moves_money_once(transition):
+    # the second sees the first's status under the lock — no double credit, no double debit.
+    user = UserFactory()
+    merchant = live_offer().merchant
+    purchase = ingest(user=user, merchant=merchant)
+    if transition == "reverse_confirmed":
+        services.confirm_purchase(purchase_id=purchase.pk, actor=Actor.system())
+    if transition == "confirm":
+        def task():
+            return services.confirm_purchase(purchase_id=purchase.pk, actor=Actor.system())
+        loser_error = PurchaseNotPending
+    else:
+        def task():
+            return services.reverse_purchase(purchase_id=purchase.pk, reason=None, actor=Actor.system())
+        loser_error = PurchaseAlreadyReversed
+
+    results = run_together(*[task] * 4)
+
+    assert sum(isinstance(r, Purchase) for r in results) == 1, results
+    assert sum(isinstance(r, loser_error) for r in results) == 3, results
+    wallet = wallet_of(user)
+    expected_available = D("5.00") if transition == "confirm" else D("0.00")
+    assert (wallet.pending_balance, wallet.available_balance, wallet.clawback_balance) == (
+        D("0.00"), expected_available, D("0.00"))
+    assert_wallets_reconcile()
+
+
+def test_ingestions_and_confirmations_of_one_user_interleave_without_deadlock():
+    # ingestion locks only the wallet; transitions lock purchase → wallet — no cycle.
+    user = UserFactory()
+    merchant = live_offer().merchant
+    pending = [ingest(user=user, merchant=merchant) for _ in range(5)]
+    tasks = [lambda p=p: services.confirm_purchase(purchase_id=p.pk, actor=Actor.system()) for p in pending]
+    tasks += [lambda: ingest(user=user, merchant=merchant) for _ in range(5)]
+    tasks += [lambda p=p: services.reverse_purchase(purchase_id=p.pk, reason=None, actor=Actor.system())
+              for p in pending[:2]]
+
+    results = run_together(*tasks)
+
+    assert all(isinstance(r, (Purchase, PurchaseNotPending)) for r in results), results
+    wallet = wallet_of(user)
+    assert wallet.pending_balance + wallet.available_balance == D("40.00")  # 10 × 5.00 − 2 reversed
+    assert wallet.clawback_balance == D("0.00")
     assert_wallets_reconcile()

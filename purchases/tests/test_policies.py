@@ -79,7 +79,8 @@ def exact_raw(cashback_type: str, value: Decimal, amount: Decimal) -> Fraction:
 
 
 @settings(max_examples=400, deadline=None)
-@given(offer=offers, amount=amounts, cap=caps, earned=st.decimals(min_value=D("0.00"), max_value=D("20000.00"), places=2))
+@given(offer=offers, amount=amounts, cap=caps,
+       earned=st.decimals(min_value=D("0.00"), max_value=D("20000.00"), places=2))
 @example(offer=("percent", D("5.00")), amount=D("10.10"), cap=D("100.00"), earned=D("0.00"))
 @example(offer=("fixed", D("3.00")), amount=D("0.01"), cap=D("100.00"), earned=D("0.00"))
 def test_cashback_is_bounded_non_negative_and_has_exactly_two_decimals(offer, amount, cap, earned):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from clicknback.jobs import JobLoop
 from purchases.confirmation import run_pass
@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=100, help="Most purchases per pass.")
 
     def handle(self, *args, once, interval, batch_size, **options):
+        if batch_size < 1 or interval < 1:
+            # 0 or less would busy-loop the workers and make deferred purchases due at once.
+            raise CommandError("--batch-size and --interval must be at least 1.")
         loop = JobLoop(interval=interval)
 
         def one_pass():
