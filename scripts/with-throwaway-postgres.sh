@@ -163,9 +163,17 @@ fi
 # The server's owner may not be allowed into the caller's cwd (e.g. /root).
 cd "$TMP_ROOT"
 
-say "initdb ($BINDIR) in $DATA_DIR"
+# A UTF-8 ctype, so lower()/upper() fold non-ASCII letters: case-insensitive merchant names
+# ("Café" = "CAFÉ", R-203) depend on it, as they do in production.
+LOCALE=C
+for candidate in C.UTF-8 C.utf8 en_US.UTF-8 en_US.utf8; do
+    if locale -a 2>/dev/null | grep -qx "$candidate"; then LOCALE="$candidate"; break; fi
+done
+[[ "$LOCALE" != C ]] || say "warning: no UTF-8 locale found (locale -a); non-ASCII case folding will be wrong"
+
+say "initdb ($BINDIR) in $DATA_DIR, locale $LOCALE"
 if ! as_server_user "$BINDIR/initdb" -D "$DATA_DIR" -A trust -U "$SUPERUSER" \
-        -E UTF8 --locale=C --no-sync >"$TMP_ROOT/initdb.log" 2>&1; then
+        -E UTF8 --locale="$LOCALE" --no-sync >"$TMP_ROOT/initdb.log" 2>&1; then
     say "initdb failed:"
     cat "$TMP_ROOT/initdb.log" >&2
     exit 2

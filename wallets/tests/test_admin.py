@@ -377,6 +377,26 @@ def test_cashback_changelist_columns_filter_and_search(office, merchant):
     assert _listed(office.get(CASHBACK, {"q": str(pending.pk)})) == [CashbackTransaction.objects.get(purchase=pending).pk]
 
 
+def test_purchase_changelist_columns_filters_and_search(office, merchant):
+    buyer = UserFactory(email="shopper@example.com")
+    pending = ingest(buyer, merchant, "100.00")
+    confirmed = ingest(UserFactory(), merchant, "40.00")
+    confirm(confirmed)
+
+    response = office.get(PURCHASES)
+
+    assert response.status_code == 200
+    columns = _column_names(response)
+    for column in ["external id", "user email", "merchant", "amount", "currency", "cashback amount", "status",
+                   "source", "verification attempts", "created at"]:
+        assert column in columns, (column, columns)
+    assert response.context["cl"].list_per_page == 50
+    assert _listed(office.get(PURCHASES, {"status__exact": "confirmed"})) == [confirmed.pk]
+    assert _listed(office.get(PURCHASES, {"q": "shopper@"})) == [pending.pk]
+    assert _listed(office.get(PURCHASES, {"q": pending.external_id})) == [pending.pk]
+    assert _listed(office.get(PURCHASES, {"q": str(confirmed.pk)})) == [confirmed.pk]
+
+
 # --- Purchases: Confirm (R-91, A-5, A-6, R-192) --------------------------------------------------
 
 
