@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -13,10 +14,15 @@ class Role(models.TextChoices):
     ADMIN = "admin"
 
 
+def with_email(users, email: str):
+    """R-208: every lookup compares lower(email), so the unique index below serves it (Django's
+    `iexact` compares UPPER(), which no index backs)."""
+    return users.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value((email or "").strip())))
+
+
 class UserManager(BaseUserManager):
     def get_by_natural_key(self, email):
-        # R-208: every lookup compares lower(email), backed by the unique index below.
-        return self.get(email__iexact=(email or "").strip())
+        return with_email(self.all(), email).get()
 
     def create_user(self, email, password=None, **extra):
         """Used by createsuperuser and tests; the API and back-office go through accounts.services."""

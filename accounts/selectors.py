@@ -1,8 +1,9 @@
 """Reads of accounts data."""
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.models import User, with_email
 from clicknback.fields import parse_uuid
 
 
@@ -15,7 +16,11 @@ def find_user(user_id) -> User | None:
 
 
 def find_user_by_email(email: str) -> User | None:
-    return User.objects.filter(email__iexact=email.strip()).first()
+    return with_email(User.objects.all(), email).first()
+
+
+def users_with_email(email: str) -> QuerySet[User]:
+    return with_email(User.objects.all(), email)
 
 
 def check_credentials(*, email: str, password: str) -> User | None:

@@ -261,7 +261,7 @@ def update_user_email(*, user_id, email: str, actor_user: User) -> User:
         user = User.objects.select_for_update().get(pk=user_id)
         if user.email == email:
             return user
-        clash = User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists()
+        clash = selectors.users_with_email(email).exclude(pk=user.pk).exists()
         if clash:
             raise EmailAlreadyRegistered(email)
         user.email = email

@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
+from clicknback.parsers import ExponentDecimal
+
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # calendar dates only: no ISO week or ordinal forms
 _PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _UUID_36 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -20,7 +22,7 @@ def parse_uuid(value) -> uuid.UUID | None:
     """The UUID in `value` if it is the 36-character hyphenated form (any case), else None."""
     if isinstance(value, uuid.UUID):
         return value
-    if isinstance(value, str) and _UUID_36.match(value):
+    if isinstance(value, str) and _UUID_36.fullmatch(value):  # not match: "$" accepts a trailing newline
         return uuid.UUID(value)
     return None
 
@@ -83,12 +85,12 @@ class MoneyField(serializers.DecimalField):
         if isinstance(data, int):
             value = Decimal(data)
         elif isinstance(data, Decimal):
-            if not data.is_finite() or "E" in str(data).upper():
+            if not data.is_finite() or isinstance(data, ExponentDecimal) or "E" in str(data).upper():
                 self.fail("invalid")
             value = data
         elif isinstance(data, str):
             text = data  # R-207: no trimming, no "+", ASCII digits only
-            if not _PLAIN_DECIMAL.match(text):
+            if not _PLAIN_DECIMAL.fullmatch(text):
                 self.fail("invalid")
             try:
                 value = Decimal(text)

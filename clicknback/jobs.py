@@ -35,11 +35,17 @@ class JobLoop:
             time.sleep(min(_SLEEP_SLICE_SECONDS, remaining))
 
     def run(self, one_pass, *, once: bool) -> None:
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._on_signal)
-            signal.signal(signal.SIGINT, self._on_signal)
-        while not self._stop:
-            one_pass()
-            if once:
-                return
-            self._sleep(self.interval)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, self._on_signal)
+        try:
+            while not self._stop:
+                one_pass()
+                if once:
+                    return
+                self._sleep(self.interval)
+        finally:
+            # A caller that outlives the loop (call_command in a test, a shell) gets its Ctrl-C back.
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

@@ -22,5 +22,7 @@ class RequestIdFilter(logging.Filter):
     """Adds `request_id` to every record so the formatter can print it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        # django.request logs 4xx/5xx after the middleware has unbound the id; the record carries the request.
+        request_id = getattr(getattr(record, "request", None), "request_id", None)
+        record.request_id = request_id or _request_id.get()
         return True

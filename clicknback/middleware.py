@@ -14,7 +14,7 @@ from clicknback.logging import bind_request_id, reset_request_id
 logger = logging.getLogger("clicknback.request")
 
 # only ids of this shape are echoed, so a client cannot inject text into our logs.
-_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")  # fullmatch: "$" alone accepts "id\n"
 
 # Pages that are not part of the JSON API keep Django's own behaviour (api.md §0.6).
 _NON_API_PREFIXES = ("/admin/", "/admin", "/docs", "/static/")
@@ -32,7 +32,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID_PATTERN.match(incoming) else str(uuid.uuid4())
+        request_id = incoming if _REQUEST_ID_PATTERN.fullmatch(incoming) else str(uuid.uuid4())
         request.request_id = request_id
         token = bind_request_id(request_id)
         try:

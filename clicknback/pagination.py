@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from clicknback.errors import ValidationFailed, violation
 
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"^[0-9]+$")  # used with fullmatch: "$" alone accepts a trailing newline
 MAX_OFFSET = 2147483647
 
 
@@ -18,13 +18,13 @@ def read_page_params(query_params) -> tuple[int, int]:
     offset, limit = 0, settings.DEFAULT_PAGE_SIZE
     raw_offset = query_params.get("offset")
     if raw_offset is not None:
-        if not _DIGITS.match(raw_offset) or int(raw_offset) > MAX_OFFSET:
+        if not _DIGITS.fullmatch(raw_offset) or int(raw_offset) > MAX_OFFSET:
             problems.append(violation("offset", f"Must be an integer from 0 to {MAX_OFFSET}."))
         else:
             offset = int(raw_offset)
     raw_limit = query_params.get("limit")
     if raw_limit is not None:
-        if not _DIGITS.match(raw_limit) or not 1 <= int(raw_limit) <= settings.MAX_PAGE_SIZE:
+        if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= settings.MAX_PAGE_SIZE:
             problems.append(violation("limit", f"Must be an integer from 1 to {settings.MAX_PAGE_SIZE}."))
         else:
             limit = int(raw_limit)

@@ -1,5 +1,7 @@
 """Abuse limits of R-215, counted in the shared database cache so every worker sees one count."""
 
+import hashlib
+
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -48,7 +50,9 @@ class LoginEmailThrottle(SettingsRateThrottle):
         self.email = email.strip().lower()
 
     def get_cache_key(self, request, view):
-        return f"throttle:{self.scope}:{self.email}"
+        # Hashed: a 254-character email would overflow the cache key column, and the database
+        # cache drops such writes silently (no count, no limit).
+        return f"throttle:{self.scope}:{hashlib.sha256(self.email.encode()).hexdigest()}"
 
 
 class UserThrottle(SettingsRateThrottle):

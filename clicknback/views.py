@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import connection
+from django.db import connection, transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -26,13 +26,12 @@ class LiveView(APIView):
 def database_answers() -> bool:
     """SELECT 1 within the R-213 timeout (statement timeout on PostgreSQL)."""
     try:
-        with connection.cursor() as cursor:
+        # SET LOCAL ends with this transaction, so a timed-out probe leaves nothing on the connection.
+        with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute("SET statement_timeout = %s", [READY_TIMEOUT_MS])
+                cursor.execute("SET LOCAL statement_timeout = %s", [READY_TIMEOUT_MS])
             cursor.execute("SELECT 1")
             cursor.fetchone()
-            if connection.vendor == "postgresql":
-                cursor.execute("SET statement_timeout = 0")
         return True
     except Exception:
         logger.warning("Readiness check failed: database not reachable", exc_info=True)

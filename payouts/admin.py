@@ -45,8 +45,9 @@ class PayoutAdmin(IdSearchMixin, ViewOnlyAdmin):
     def _change(self, request, queryset, *, target, audit_action, **kwargs):
         run_action(
             self, request, queryset, resource_type="payout", audit_action=audit_action,
-            operation=lambda p, actor: services.change_payout_status(payout_id=p.pk, target=target, actor=actor,
-                                                                     **kwargs),
+            # False (already in that status, R-126) is reported as "unchanged", with no audit row.
+            operation=lambda p, actor: services.set_payout_status(payout_id=p.pk, target=target, actor=actor,
+                                                                  **kwargs)[1],
             failure_details=lambda p: {"requested_status": target, **kwargs},
         )
 

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from payouts.models import PayoutStatus
@@ -23,7 +23,9 @@ def allowed_targets(current: str) -> list[str]:
 
 
 def week_start(moment: datetime) -> datetime:
-    """R-3: the ISO week in UTC starts Monday 00:00."""
+    """R-3: the ISO week in UTC starts Monday 00:00 (an aware moment in another zone is read in UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     day_start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return day_start - timedelta(days=day_start.weekday())
 

@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from clicknback.audit import services as audit
+from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
 from clicknback.flags.selectors import is_enabled
 from payouts import services
@@ -50,18 +52,30 @@ def claimable():
     ).order_by("approved_at", "id")
 
 
-def _claim_next(exclude_ids) -> Payout | None:
-    """Transaction 1: lock one claimable payout nobody else holds and mark it processing."""
+def _claim_next(handled: list) -> Payout | None:
+    """Transaction 1: lock one claimable payout nobody else holds and mark it processing (audited).
+
+    The payout's id goes into `handled` as soon as it is locked, so a payout whose claim fails is
+    not picked again in this pass (R-181)."""
     with transaction.atomic():
-        payout = claimable().select_for_update(skip_locked=True).exclude(pk__in=exclude_ids).first()
+        payout = claimable().select_for_update(skip_locked=True).exclude(pk__in=handled).first()
         if payout is None:
             return None
+        handled.append(payout.pk)
         if payout.status == PayoutStatus.APPROVED:
             services.apply_status(payout=payout, target=PayoutStatus.PROCESSING, actor=Actor.system())
-        else:  # a stale claim is taken over: restart its clock, audited like a first claim
+        else:  # a stale claim is taken over: restart its clock, audited like a first claim (R-178)
+            previous_start = payout.processing_started_at
             payout.processing_started_at = timezone.now()
             payout.save(update_fields=["processing_started_at", "updated_at"])
-            logger.warning("Re-claiming payout %s stuck in processing", payout.pk)
+            audit.record(
+                actor=Actor.system(), action=AuditAction.PAYOUT_PROCESSING, resource_type="payout",
+                resource_id=payout.pk,
+                details={"from": PayoutStatus.PROCESSING, "to": PayoutStatus.PROCESSING,
+                         "amount": f"{payout.amount:.2f}", "reclaimed": True,
+                         "previous_processing_started_at": previous_start.isoformat() if previous_start else None},
+            )
+            logger.warning("Re-claiming payout %s stuck in processing since %s", payout.pk, previous_start)
         return payout
 
 
@@ -92,14 +106,15 @@ def run_pass(*, batch_size: int, provider: PaymentProvider | None = None, should
         logger.info("process_payouts pass: %s", summary)
         return summary
     provider = provider or get_provider()
-    handled = []
-    while summary.claimed < batch_size and not should_stop():
+    handled: list = []
+    while len(handled) < batch_size and not should_stop():
+        claims_before = len(handled)
+        payout = None
         try:
             payout = _claim_next(handled)
             if payout is None:
                 break
             summary.claimed += 1
-            handled.append(payout.pk)
             result = provider.transfer(  # R-179: outside any transaction
                 payout_id=str(payout.pk), user_id=str(payout.user_id), amount=payout.amount,
                 currency=payout.currency, method=payout.method, details=payout.details,
@@ -107,7 +122,12 @@ def run_pass(*, batch_size: int, provider: PaymentProvider | None = None, should
             _finalize(payout.pk, result, summary)
         except Exception:  # R-181: only this payout's current transaction is lost
             summary.errors += 1
-            logger.exception("Payout %s could not be processed", handled[-1:] or "?")
+            if len(handled) == claims_before:
+                # Not even a row was selected (database unreachable, …): retrying at once would only spin.
+                logger.exception("Claiming the next payout failed; this pass stops")
+                break
+            logger.exception("Payout %s could not be processed (%s)", handled[-1],
+                             "left processing until it is stale" if payout is not None else "claim rolled back")
     logger.info("process_payouts pass: %s", summary)
     return summary
 

@@ -1,6 +1,7 @@
 """Reads of payouts."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -75,7 +76,12 @@ def platform_liabilities(*, now: dt.datetime) -> dict:
         aggregates[f"{name}_count"] = parts["count"]
         aggregates[f"{name}_sum"] = parts["sum"]
     pipeline = Payout.objects.aggregate(**aggregates)
+
+    def money(value):  # COALESCE(…, 0) comes back as Decimal("0"): shown as money, "0.00"
+        return value.quantize(Decimal("0.01"))
+
     return {
-        "balances": balances,
-        "payouts": {name: {"count": pipeline[f"{name}_count"], "sum": pipeline[f"{name}_sum"]} for name in buckets},
+        "balances": {name: money(value) for name, value in balances.items()},
+        "payouts": {name: {"count": pipeline[f"{name}_count"], "sum": money(pipeline[f"{name}_sum"])}
+                    for name in buckets},
     }

@@ -1,9 +1,10 @@
 """Wire shapes of api.md §9 (payouts)."""
 
 import json
+import math
+from decimal import Decimal
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
 
 from clicknback.fields import MoneyField, StrictCharField, StrictChoiceField
@@ -32,11 +33,36 @@ class PayoutRequestSerializer(serializers.Serializer):
     def validate_details(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        serialized = json.dumps(value, cls=DjangoJSONEncoder)
+        details = _as_json_values(value)
+        # "≤ 2 KiB serialized": the compact UTF-8 JSON text (a non-ASCII letter is 2 bytes, not a 6-byte \u escape).
+        serialized = json.dumps(details, separators=(",", ":"), ensure_ascii=False)
         if len(serialized.encode()) > DETAILS_MAX_BYTES:
             raise serializers.ValidationError(f"Must be at most {DETAILS_MAX_BYTES} bytes when serialized.")
-        # Numbers arrive as Decimal (never float): keep them as their exact text.
-        return json.loads(serialized)
+        return details
+
+
+def _as_json_values(value):
+    """Details are stored as given (api.md §9). JSON numbers arrive as Decimal (clicknback.parsers);
+    they become JSON numbers again — not strings — with the float a stored JSON number reads back as."""
+    if isinstance(value, dict):
+        return {_as_json_values(key): _as_json_values(item) for key, item in value.items()}
+    if isinstance(value, str):
+        # PostgreSQL jsonb stores neither NUL nor a lone surrogate ("\ud800"): a 400 here, not a 500 at INSERT.
+        if "\x00" in value:
+            raise serializers.ValidationError("Must not contain NUL characters.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise serializers.ValidationError("Must be valid Unicode text (no lone surrogates).") from None
+        return value
+    if isinstance(value, list):
+        return [_as_json_values(item) for item in value]
+    if isinstance(value, Decimal):
+        number = float(value)
+        if not math.isfinite(number):
+            raise serializers.ValidationError("Numbers must be finite.")
+        return number
+    return value
 
 
 class PayoutStatusChangeSerializer(serializers.Serializer):

@@ -154,12 +154,22 @@ def apply_status(*, payout: Payout, target: str, actor: Actor, reason: str | Non
     return True
 
 
-def change_payout_status(*, payout_id, target: str, actor: Actor, reason: str | None = None,
-                         external_reference: str | None = None) -> Payout:
-    """PATCH /payouts/{id}/status and the back-office actions: one transaction, payout locked first."""
+def set_payout_status(*, payout_id, target: str, actor: Actor, reason: str | None = None,
+                      external_reference: str | None = None) -> tuple[Payout, bool]:
+    """PATCH /payouts/{id}/status and the back-office actions: one transaction, payout locked first.
+    Returns the payout and whether it changed (False: it already had that status, R-126)."""
     with transaction.atomic():
         payout = lock_payout(payout_id)
-        apply_status(payout=payout, target=target, actor=actor, reason=reason, external_reference=external_reference)
+        changed = apply_status(payout=payout, target=target, actor=actor, reason=reason,
+                               external_reference=external_reference)
+    return payout, changed
+
+
+def change_payout_status(*, payout_id, target: str, actor: Actor, reason: str | None = None,
+                         external_reference: str | None = None) -> Payout:
+    """set_payout_status for callers that only need the payout after the change."""
+    payout, _ = set_payout_status(payout_id=payout_id, target=target, actor=actor, reason=reason,
+                                  external_reference=external_reference)
     return payout
 
 

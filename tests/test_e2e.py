@@ -153,3 +153,103 @@ def test_cashback_walk_from_offer_to_reconciled_ledger(server, operator):
     out = io.StringIO()
     call_command("reconcile_wallets", stdout=out)
     assert out.getvalue().strip().endswith("0 mismatches.")
+
+
+def _run_job(*args, timeout: float = 60) -> str:
+    """`manage.py <job> --once` as an operator runs it: its own process on the server's (test) database."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e_server import ROOT, database_url_of_test_db
+
+    env = {
+        **os.environ, "DATABASE_URL": database_url_of_test_db(), "DJANGO_SETTINGS_MODULE": "clicknback.settings",
+        "DEBUG": "false", "SECRET_KEY": "e2e-secret-key-that-is-at-least-32-bytes-long",
+        "JWT_SIGNING_KEY": "e2e-jwt-signing-key-that-is-at-least-32-bytes",
+    }
+    process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    return output
+
+
+def test_money_walk_from_purchase_through_the_jobs_to_a_paid_payout(server, operator):
+    # R-69 → R-170…R-176 (confirm_purchases) → R-121, R-140…R-142 (payout request, idempotent replay)
+    # → R-126 (admin approval) → R-177…R-180 (process_payouts) → R-182…R-185 (reconcile_wallets).
+    import datetime as dt
+
+    _, admin_tokens, _ = server.request("POST", "/api/v1/auth/login",
+                                        {"email": "ops@example.com", "password": PASSWORD})
+    admin_token = admin_tokens["access_token"]
+    status, merchant, _ = server.request(
+        "POST", "/api/v1/merchants", {"name": "Payout Walk Shop", "default_cashback_percentage": "5.00"},
+        token=admin_token,
+    )
+    assert status == 201, merchant
+    today = dt.datetime.now(dt.UTC).date()
+    status, offer, _ = server.request("POST", "/api/v1/offers", {
+        "merchant_id": merchant["id"], "cashback_type": "fixed", "cashback_value": "30.00",
+        "start_date": today.isoformat(), "end_date": (today + dt.timedelta(days=30)).isoformat(),
+        "monthly_cap": "100.00",
+    }, token=admin_token)
+    assert status == 201, offer
+
+    status, user, _ = server.request("POST", "/api/v1/users", {"email": "saver@example.com", "password": PASSWORD})
+    assert status == 201, user
+    _, tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "saver@example.com", "password": PASSWORD})
+    token = tokens["access_token"]
+    status, purchase, _ = server.request("POST", "/api/v1/purchases", {
+        "external_id": "walk-1", "user_id": user["id"], "merchant_id": merchant["id"], "amount": "120.00",
+        "currency": "EUR",
+    }, token=token)
+    assert status == 201 and purchase["cashback_amount"] == "30.00", purchase
+
+    # The confirmation job verifies and confirms it: the cashback becomes available.
+    output = _run_job("confirm_purchases", "--once")
+    assert "confirm_purchases: claimed=1 confirmed=1 rejected=0 deferred=0 skipped_by_flag=0 errors=0" in output
+    _, confirmed, _ = server.request("GET", f"/api/v1/purchases/{purchase['id']}", token=token)
+    assert confirmed["status"] == "confirmed"
+    _, wallet, _ = server.request("GET", "/api/v1/users/me/wallet", token=token)
+    assert wallet == {"pending_balance": "0.00", "available_balance": "30.00", "paid_balance": "0.00",
+                      "clawback_balance": "0.00"}
+
+    # The user asks for 25.00; a network retry with the same Idempotency-Key replays the answer.
+    body = {"amount": "25.00", "method": "bank_transfer", "details": {"iban": "DE89370400440532013000"}}
+    key = {"Idempotency-Key": "walk-payout-0001"}
+    status, payout, headers = server.request("POST", "/api/v1/users/me/payouts", body, token=token, headers=key)
+    assert status == 201, payout
+    assert payout["status"] == "requested" and payout["amount"] == "25.00"
+    assert headers.get("Idempotent-Replayed") is None
+    status, replay, headers = server.request("POST", "/api/v1/users/me/payouts", body, token=token, headers=key)
+    assert status == 201 and replay == payout and headers["Idempotent-Replayed"] == "true"
+    _, mine, _ = server.request("GET", "/api/v1/users/me/payouts", token=token)
+    assert [p["id"] for p in mine["data"]] == [payout["id"]]  # the retry created nothing
+    _, wallet, _ = server.request("GET", "/api/v1/users/me/wallet", token=token)
+    assert wallet["available_balance"] == "5.00" and wallet["paid_balance"] == "0.00"  # R-121
+
+    # The job moves only approved money.
+    assert "claimed=0" in _run_job("process_payouts", "--once")
+    status, approved, _ = server.request("PATCH", f"/api/v1/payouts/{payout['id']}/status", {"status": "approved"},
+                                         token=admin_token)
+    assert status == 200 and approved["status"] == "approved", approved
+
+    output = _run_job("process_payouts", "--once")
+    assert "process_payouts: claimed=1 paid=1 failed=0 untouched=0 errors=0" in output
+
+    status, paid, _ = server.request("GET", f"/api/v1/payouts/{payout['id']}", token=token)
+    assert status == 200
+    assert paid["status"] == "paid" and paid["external_reference"] == f"SIM-{payout['id']}"
+    assert paid["processed_at"] and paid["processing_started_at"]
+    _, wallet, _ = server.request("GET", "/api/v1/users/me/wallet", token=token)
+    assert wallet == {"pending_balance": "0.00", "available_balance": "5.00", "paid_balance": "25.00",
+                      "clawback_balance": "0.00"}
+
+    # The operator's ledger check agrees with what the user sees.
+    assert _run_job("reconcile_wallets").strip().endswith("Checked 2 wallets, 0 mismatches.")

@@ -3,10 +3,12 @@ the abuse limits, through APIClient and the real URLconf."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import services
 from accounts.models import RefreshTokenRecord, User
@@ -482,6 +484,19 @@ def test_login_is_limited_per_email_whatever_the_ip_and_case_r215(api_client, us
     assert login(api_client, "someone.else@example.com", REMOTE_ADDR="10.0.0.3").status_code == 401
 
 
+def test_login_limit_per_email_holds_for_the_longest_allowed_email_r215(api_client, throttling):
+    # The counter's key must fit the shared cache whatever the email's length (254 characters here).
+    throttling["login_email"] = "2/min"
+    email = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 58]) + ".io"
+    long_user = UserFactory(email=email)
+
+    assert login(api_client, email, REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert login(api_client, email, REMOTE_ADDR="10.0.0.2").status_code == 200
+
+    rate_limited(login(api_client, email.upper(), REMOTE_ADDR="10.0.0.3"))
+    assert RefreshTokenRecord.objects.filter(user=long_user).count() == 2
+
+
 def test_register_is_limited_per_ip_r215(api_client, throttling):
     throttling["register_ip"] = "2/min"
 
@@ -503,6 +518,21 @@ def test_refresh_is_limited_per_ip_r215(api_client, user, throttling):
 
     rate_limited(refresh(api_client, second["refresh_token"]))
     assert record_of(second["refresh_token"]).used_at is None  # a 429 consumes nothing
+
+
+def test_a_client_that_waits_retry_after_seconds_is_served_again_r215(api_client, user, throttling):
+    throttling["login_ip"] = "2/min"
+    clock = [1_000_000.0]
+    with mock.patch.object(SimpleRateThrottle, "timer", mock.Mock(side_effect=lambda: clock[0])):
+        login(api_client, user.email)
+        clock[0] += 0.4
+        login(api_client, user.email)
+        clock[0] += 0.2
+
+        seconds = rate_limited(login(api_client, user.email))
+        clock[0] += seconds
+
+        assert login(api_client, user.email).status_code == 200
 
 
 def test_limits_are_off_when_throttling_is_disabled(api_client, user, settings):

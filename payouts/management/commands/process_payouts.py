@@ -5,9 +5,11 @@ import csv
 import os
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from clicknback.jobs import JobLoop
+from clicknback.flags.selectors import is_enabled
+from payouts.processing import AUTO_PROCESS_FLAG
 from payouts.processing import dry_run as dry_run_payouts
 from payouts.processing import run_pass
 
@@ -27,11 +29,18 @@ class Command(BaseCommand):
                             help="Append one row per payout paid or failed by this run (for finance).")
 
     def handle(self, *args, once, interval, batch_size, dry_run: bool, csv_path: str | None, **options):
+        if batch_size < 1 or interval < 1:
+            raise CommandError("--batch-size and --interval must be at least 1.")  # 0 would busy-loop
         if dry_run:
+            if not is_enabled(AUTO_PROCESS_FLAG):
+                self.stdout.write(f"{AUTO_PROCESS_FLAG} is off: a pass would pay nothing now.")
+                return
             for payout in dry_run_payouts(batch_size=batch_size):
                 self.stdout.write(f"would pay {payout.pk} {payout.amount} {payout.currency} to {payout.user.email} "
                                   f"({payout.status})")
             return
+        if csv_path:
+            self._check_writable(csv_path)
         loop = JobLoop(interval=interval)
 
         def one_pass():
@@ -41,6 +50,15 @@ class Command(BaseCommand):
             self.stdout.write(f"process_payouts: {summary}")
 
         loop.run(one_pass, once=once)
+
+    @staticmethod
+    def _check_writable(path: str) -> None:
+        """Refuse a report file that cannot be written before any money moves, not after."""
+        try:
+            with open(path, "a", newline=""):
+                pass
+        except OSError as exc:
+            raise CommandError(f"Cannot write the CSV report {path!r}: {exc}") from exc
 
     @staticmethod
     def _write_csv(path: str, payouts) -> None:
