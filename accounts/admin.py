@@ -137,41 +137,30 @@ class UserAdmin(IdSearchMixin, NoDeleteMixin, DjangoUserAdmin):
         finally:
             _current_operator.reset(token)
 
+    def _run(self, request, queryset, audit_action, change):
+        """A-5/A-6 through accounts.services; `change(user_id, operator)` returns False when unchanged."""
+        run_action(self, request, queryset, resource_type="user", audit_action=audit_action,
+                   operation=lambda user, actor: change(user.pk, request.user))
+
     @admin.action(description="Activate selected users")
     def activate(self, request, queryset):
-        run_action(
-            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ACTIVATED,
-            operation=lambda user, actor: services.set_user_active(
-                user_id=user.pk, active=True, actor_user=request.user
-            ),
-        )
+        self._run(request, queryset, AuditAction.USER_ACTIVATED,
+                  lambda user_id, operator: services.set_user_active(user_id=user_id, active=True, actor_user=operator))
 
     @admin.action(description="Deactivate selected users")
     def deactivate(self, request, queryset):
-        run_action(
-            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_DEACTIVATED,
-            operation=lambda user, actor: services.set_user_active(
-                user_id=user.pk, active=False, actor_user=request.user
-            ),
-        )
+        self._run(request, queryset, AuditAction.USER_DEACTIVATED,
+                  lambda user_id, operator: services.set_user_active(user_id=user_id, active=False, actor_user=operator))
 
     @admin.action(description="Make admin")
     def make_admin(self, request, queryset):
-        run_action(
-            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ROLE_CHANGED,
-            operation=lambda user, actor: services.set_user_role(
-                user_id=user.pk, role=Role.ADMIN, actor_user=request.user
-            ),
-        )
+        self._run(request, queryset, AuditAction.USER_ROLE_CHANGED,
+                  lambda user_id, operator: services.set_user_role(user_id=user_id, role=Role.ADMIN, actor_user=operator))
 
     @admin.action(description="Make regular user")
     def make_regular_user(self, request, queryset):
-        run_action(
-            self, request, queryset, resource_type="user", audit_action=AuditAction.USER_ROLE_CHANGED,
-            operation=lambda user, actor: services.set_user_role(
-                user_id=user.pk, role=Role.USER, actor_user=request.user
-            ),
-        )
+        self._run(request, queryset, AuditAction.USER_ROLE_CHANGED,
+                  lambda user_id, operator: services.set_user_role(user_id=user_id, role=Role.USER, actor_user=operator))
 
 
 @admin.register(RefreshTokenRecord)
