@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ObjectDoesNotExist
 
 from accounts import policies, selectors, services
-from accounts.models import RefreshTokenRecord, Role, User
+from accounts.models import RefreshTokenRecord, Role, User, with_email
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, ViewOnlyAdmin, run_action, short_id
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
@@ -71,7 +71,7 @@ class UserChangeForm(forms.ModelForm):
         problem = policies.email_problem(email)
         if problem:
             raise forms.ValidationError(problem)
-        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+        if with_email(User.objects.all(), email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(f"Email '{email}' is already registered.")
         return email
 

@@ -24,10 +24,12 @@ def users_with_email(email: str) -> QuerySet[User]:
 
 
 def check_credentials(*, email: str, password: str) -> User | None:
-    """The user whose password matches, else None; an unknown email still costs one hash (R-210)."""
+    """The user whose password matches, else None; an unknown email still costs one hash (R-210).
+    No valid password exceeds 128 characters (R-11), so a longer one is refused after hashing a
+    bounded prefix: the cost of a login attempt does not grow with the body size."""
     user = find_user_by_email(email) if email else None
-    if user is None:
-        make_password(password)
+    if user is None or len(password) > 128:
+        make_password(password[:128])
         return None
     return user if user.check_password(password) else None
 

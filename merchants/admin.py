@@ -15,7 +15,7 @@ from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
 from clicknback.fields import normalize_name
 from merchants import policies, services
-from merchants.models import Merchant
+from merchants.models import Merchant, with_name
 
 _REVEAL_SESSION_KEY = "revealed_webhook_secret"
 _viewing_request: contextvars.ContextVar = contextvars.ContextVar("viewing_request", default=None)
@@ -32,7 +32,7 @@ class MerchantForm(forms.ModelForm):
         name = normalize_name(self.cleaned_data["name"])
         if not 1 <= len(name) <= policies.NAME_MAX_LENGTH:
             raise forms.ValidationError("Must be 1 to 255 characters after trimming.")
-        if Merchant.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+        if with_name(Merchant.objects.all(), name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(f"A merchant named '{name}' already exists.")
         return name
 

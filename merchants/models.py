@@ -4,7 +4,13 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
+
+
+def with_name(merchants, name: str):
+    """R-203: names compare as lower(name), so the unique index below serves the lookup."""
+    return merchants.alias(name_lower=Lower("name")).filter(name_lower=Lower(Value(name)))
 
 
 class Merchant(models.Model):

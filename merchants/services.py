@@ -14,7 +14,7 @@ from clicknback.errors import NotFound, ValidationFailed, violation
 from clicknback.fields import normalize_name
 from merchants import policies
 from merchants.exceptions import MerchantNameAlreadyExists
-from merchants.models import Merchant
+from merchants.models import Merchant, with_name
 
 
 def _clean_name(name: str) -> str:
@@ -33,7 +33,7 @@ def _clean_percentage(value: Decimal) -> Decimal:
 
 
 def _name_taken(name: str, *, exclude_id=None) -> bool:
-    others = Merchant.objects.filter(name__iexact=name)
+    others = with_name(Merchant.objects.all(), name)
     if exclude_id is not None:
         others = others.exclude(pk=exclude_id)
     return others.exists()

@@ -41,10 +41,14 @@ def _claim_idempotency_key(*, user_id, key: str, fingerprint: str) -> tuple[Payo
     key waits here on the unique index until the first one commits or rolls back.
     Returns (our new row, None) or (None, the live row of an earlier request)."""
     now = timezone.now()
-    for _ in range(2):
+    for _ in range(3):
         mine = PayoutIdempotencyKey(user_id=user_id, key=key, request_fingerprint=fingerprint, created_at=now)
         PayoutIdempotencyKey.objects.bulk_create([mine], ignore_conflicts=True)
-        row = PayoutIdempotencyKey.objects.select_for_update().get(user_id=user_id, key=key)
+        row = PayoutIdempotencyKey.objects.select_for_update().filter(user_id=user_id, key=key).first()
+        if row is None:
+            # The row we collided with was an expired key that a concurrent request deleted while we
+            # waited for its lock; that request's fresh row is committed now: claim again to meet it.
+            continue
         if row.pk == mine.pk:
             return row, None
         if row.created_at > now - _key_ttl():

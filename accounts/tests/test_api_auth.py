@@ -26,7 +26,7 @@ from accounts.tests.helpers import (
     with_foreign_signature,
     with_tampered_payload,
 )
-from accounts.tokens import AccessToken, RefreshToken
+from accounts.tokens import RefreshToken
 from clicknback.audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db

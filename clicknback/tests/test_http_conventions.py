@@ -174,7 +174,8 @@ def test_body_limit_follows_the_setting(api_client, settings):
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
 )
 def test_body_with_a_non_json_content_type_is_415(api_client, content_type):
     response = post_raw(api_client, USERS, '{"email": "a@example.com"}', content_type)
@@ -427,6 +428,25 @@ def test_head_is_served_where_get_is(api_client):
     response = api_client.head("/health/live")
 
     assert response.status_code == 200
+
+
+def test_options_without_cors_preflight_is_treated_as_a_missing_method(api_client, user_client):
+    # api.md §0.6: OPTIONS only answers CORS preflight; otherwise it is a method the route lacks.
+    assert error_of(api_client.options(USERS), 405, "METHOD_NOT_ALLOWED")["details"] == {"allowed": ["POST"]}
+    error_of(api_client.options("/api/v1/users/me"), 401, "INVALID_TOKEN")
+    assert error_of(user_client.options("/api/v1/users/me"), 405, "METHOD_NOT_ALLOWED")["details"] == {
+        "allowed": ["GET"]
+    }
+
+
+def test_cors_preflight_from_the_allowed_origin_is_answered(api_client):
+    response = api_client.options(
+        USERS, HTTP_ORIGIN="https://clicknback.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://clicknback.com"
+    assert "X-Request-ID" in response["Access-Control-Expose-Headers"]
 
 
 # --- X-Request-ID (R-214) ----------------------------------------------------------------------

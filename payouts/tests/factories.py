@@ -157,6 +157,19 @@ def assert_ledger_reconciles() -> None:
         pytest.fail(f"reconcile_wallets found mismatches:\n{output}")
 
 
+@pytest.fixture
+def corrupts_ledger():
+    """Requested by the few tests that break the ledger on purpose (ORM-written payouts, a forged balance)."""
+
+
+@pytest.fixture
+def ledger_reconciles_after_each_test(request, db):
+    """Whatever a test did through the product, `reconcile_wallets` must still find 0 mismatches after it."""
+    yield
+    if "corrupts_ledger" not in request.fixturenames:
+        assert_ledger_reconciles()
+
+
 # --- HTTP helpers -------------------------------------------------------------------------------------
 
 ME = "/api/v1/users/me/payouts"

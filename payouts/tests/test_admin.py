@@ -15,7 +15,9 @@ from accounts.tests.factories import AdminFactory, UserFactory
 from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
 from clicknback.audit.services import Actor
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
-from payouts.tests.factories import (
+from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
+    corrupts_ledger,
+    ledger_reconciles_after_each_test,
     assert_ledger_reconciles,
     balances,
     earn,
@@ -31,7 +33,8 @@ from payouts.tests.factories import (
 from purchases import services as purchase_services
 from wallets.models import BalanceName, LedgerEntry, LedgerReason, Wallet
 
-pytestmark = pytest.mark.django_db
+# after every test of this module (a forged ledger is opted out with `corrupts_ledger`).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_reconciles_after_each_test")]
 
 D = Decimal
 S = PayoutStatus
@@ -467,7 +470,7 @@ def test_reconcile_page_runs_the_checks_only_on_post(office, user, operator):
     assert "MISMATCH" not in response.content.decode()
 
 
-def test_reconcile_page_lists_a_corrupted_wallet_and_writes_nothing(office, user):
+def test_reconcile_page_lists_a_corrupted_wallet_and_writes_nothing(office, user, corrupts_ledger):
     give_available(user, "100.00")
     Wallet.objects.filter(user=user).update(available_balance=D("105.00"))  # a balance without its entry
     before = written_state()

@@ -17,7 +17,9 @@ from clicknback.audit.services import Actor
 from conftest import bearer_client
 from payouts import policies
 from payouts.models import Payout, PayoutStatus
-from payouts.tests.factories import (
+from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
+    corrupts_ledger,
+    ledger_reconciles_after_each_test,
     ME,
     PATH_TO,
     PAYOUTS,
@@ -38,7 +40,8 @@ from payouts.tests.factories import (
 from purchases import services as purchase_services
 from wallets.models import BalanceName, LedgerEntry, LedgerReason
 
-pytestmark = pytest.mark.django_db
+# after every test of this module (a forged ledger is opted out with `corrupts_ledger`).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_reconciles_after_each_test")]
 
 D = Decimal
 S = PayoutStatus
@@ -956,7 +959,8 @@ def _queries(client, url) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("url", [PAYOUTS, ME])
-def test_listing_costs_the_same_queries_for_1_or_50_payouts(admin_user, django_assert_num_queries, url):
+def test_listing_costs_the_same_queries_for_1_or_50_payouts(admin_user, django_assert_num_queries, url,
+                                                            corrupts_ledger):
     client = bearer_client(admin_user)
     _bulk_payouts(admin_user, 1)
     one_row, rows = _queries(client, url)

@@ -18,6 +18,7 @@ from payouts.tests.factories import (
     assert_ledger_reconciles,
     balances,
     give_available,
+    hours_ago,
     move,
     request,
 )
@@ -209,4 +210,26 @@ def test_a_payout_request_racing_the_rejection_of_another_never_loses_money(only
 
     assert [r.status_code for r in results] == [200, 201], [r.content for r in results]
     assert balances(user)["available"] == D("60.00")
+    assert_ledger_reconciles()
+
+
+def test_simultaneous_retries_with_an_expired_key_create_one_new_payout(only_balance_binds):
+    # the first retry deletes the expired row and claims the key afresh; the others wait for it
+    # and replay its answer — none may see the key vanish in between (that was a 500).
+    user = UserFactory()
+    give_available(user, "100.00")
+    old = request(user, "30.00", key="expiring")
+    PayoutIdempotencyKey.objects.filter(key="expiring").update(created_at=hours_ago(25))
+
+    def ask():
+        return bearer_client(user).post(ME, {"amount": "30.00"}, format="json", HTTP_IDEMPOTENCY_KEY="expiring")
+
+    results = responses(run_together(*[ask] * 10))
+
+    assert [r.status_code for r in results] == [201] * 10, [r.content for r in results]
+    assert len({r.content for r in results}) == 1
+    assert sum(r.has_header("Idempotent-Replayed") for r in results) == 9
+    assert Payout.objects.exclude(pk=old.pk).count() == 1
+    assert str(PayoutIdempotencyKey.objects.get().payout_id) == results[0].json()["id"]
+    assert balances(user)["available"] == D("40.00")
     assert_ledger_reconciles()

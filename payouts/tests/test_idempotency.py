@@ -12,7 +12,9 @@ from clicknback.audit.models import AuditAction, AuditLog
 from conftest import bearer_client
 from payouts import services
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
-from payouts.tests.factories import (
+from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
+    corrupts_ledger,
+    ledger_reconciles_after_each_test,
     ME,
     PAYOUTS,
     assert_ledger_reconciles,
@@ -27,7 +29,8 @@ from payouts.tests.factories import (
 )
 from wallets.models import LedgerEntry, LedgerReason
 
-pytestmark = pytest.mark.django_db
+# after every test of this module (a forged ledger is opted out with `corrupts_ledger`).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_reconciles_after_each_test")]
 
 D = Decimal
 KEY = "payout-2026-03-05-0001"

@@ -17,7 +17,7 @@ from accounts import services as account_services
 from accounts.models import Role
 from clicknback.audit.services import Actor
 from merchants import services as merchant_services
-from merchants.models import Merchant
+from merchants.models import Merchant, with_name
 from offers import selectors as offer_selectors
 from offers import services as offer_services
 from purchases import services as purchase_services
@@ -73,7 +73,7 @@ class Command(BaseCommand):
                     account_services.set_user_password(user_id=user.pk, password=password, actor=Actor.system())
                 logins.append((role, email, password))
             for name, percentage, active in DEMO_MERCHANTS:
-                if not Merchant.objects.filter(name__iexact=name).exists():
+                if not with_name(Merchant.objects.all(), name).exists():
                     merchant_services.create_merchant(
                         name=name, default_cashback_percentage=percentage, active=active, actor=Actor.system()
                     )
@@ -90,7 +90,7 @@ class Command(BaseCommand):
     def _seed_offers(self) -> None:
         today = offer_selectors.today_utc()
         for merchant_name, cashback_type, value, cap in DEMO_OFFERS:
-            merchant = Merchant.objects.get(name__iexact=merchant_name)
+            merchant = with_name(Merchant.objects.all(), merchant_name).get()
             if offer_selectors.live_offer_for_merchant(merchant.pk, on=today) is not None:
                 continue
             if offer_selectors.active_offer_of(merchant.pk) is not None:
@@ -103,7 +103,7 @@ class Command(BaseCommand):
     def _seed_purchases(self, user) -> None:
         actor = Actor.of_user(user)
         for external_id, merchant_name, amount, fate in DEMO_PURCHASES:
-            merchant = Merchant.objects.get(name__iexact=merchant_name)
+            merchant = with_name(Merchant.objects.all(), merchant_name).get()
             if Purchase.objects.filter(merchant=merchant, external_id=external_id).exists():
                 continue
             if offer_selectors.live_offer_for_merchant(merchant.pk, on=offer_selectors.today_utc()) is None:
