@@ -15,14 +15,12 @@ from accounts.tests.factories import AdminFactory, UserFactory
 from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
 from clicknback.audit.services import Actor
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
-from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
-    corrupts_ledger,
-    ledger_reconciles_after_each_test,
+from payouts.tests.factories import corrupts_ledger, ledger_reconciles_after_each_test  # noqa: F401 (fixtures)
+from payouts.tests.factories import (
     assert_ledger_reconciles,
     balances,
     earn,
     give_available,
-    hours_ago,
     live_merchant,
     move,
     payout_in,

@@ -11,17 +11,15 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import AdminFactory, UserFactory
+from accounts.tests.factories import UserFactory
 from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
 from clicknback.audit.services import Actor
 from conftest import bearer_client
 from payouts import policies
 from payouts.models import Payout, PayoutStatus
-from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
-    corrupts_ledger,
-    ledger_reconciles_after_each_test,
+from payouts.tests.factories import corrupts_ledger, ledger_reconciles_after_each_test  # noqa: F401 (fixtures)
+from payouts.tests.factories import (
     ME,
-    PATH_TO,
     PAYOUTS,
     as_json,
     assert_ledger_reconciles,
@@ -926,6 +924,19 @@ def test_patch_by_a_user_even_the_owner_is_403(user_client, requested_payout):
 
 def test_patch_anonymous_is_401(api_client, requested_payout):
     error_of(patch(api_client, requested_payout.pk, {"status": "approved"}), 401, "INVALID_TOKEN")
+
+
+def test_payouts_of_a_deactivated_user_continue_their_lifecycle(user, admin_user, admin_client):
+    # in-flight payouts of an inactive account can still be approved, paid or returned.
+    payout = payout_in(S.APPROVED, user=user, admin=admin_user)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert patch(admin_client, payout.pk, {"status": "paid"}).status_code == 200
+    assert balances(user)["paid"] == D("30.00")
+
+
+def test_status_route_with_a_trailing_slash_is_the_same_endpoint(admin_client, requested_payout):
+    response = admin_client.patch(f"{PAYOUTS}/{requested_payout.pk}/status/", {"status": "approved"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "approved"
 
 
 def test_an_admin_acting_on_their_own_payout_is_recorded_as_admin(admin_user, admin_client):

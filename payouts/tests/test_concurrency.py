@@ -233,3 +233,21 @@ def test_simultaneous_retries_with_an_expired_key_create_one_new_payout(only_bal
     assert str(PayoutIdempotencyKey.objects.get().payout_id) == results[0].json()["id"]
     assert balances(user)["available"] == D("40.00")
     assert_ledger_reconciles()
+
+
+def test_simultaneous_requests_under_the_default_policy_let_only_one_through():
+    # R-123 is read under the wallet lock too: of five requests at once, one is 201 and four meet the
+    # 48 h rule (422) — never two payouts inside the interval.
+    user = UserFactory()
+    give_available(user, "100.00")
+
+    def ask():
+        return bearer_client(user).post(ME, {"amount": "20.00"}, format="json")
+
+    results = responses(run_together(*[ask] * 5))
+
+    assert sorted(r.status_code for r in results) == [201, 422, 422, 422, 422], [r.content for r in results]
+    assert {v["rule"] for r in results if r.status_code == 422
+            for v in r.json()["error"]["details"]["violations"]} == {"min_interval"}
+    assert Payout.objects.count() == 1 and balances(user)["available"] == D("80.00")
+    assert_ledger_reconciles()

@@ -12,9 +12,8 @@ from clicknback.audit.models import AuditAction, AuditLog
 from conftest import bearer_client
 from payouts import services
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
-from payouts.tests.factories import (  # noqa: F401 — the two fixtures are used by name
-    corrupts_ledger,
-    ledger_reconciles_after_each_test,
+from payouts.tests.factories import corrupts_ledger, ledger_reconciles_after_each_test  # noqa: F401 (fixtures)
+from payouts.tests.factories import (
     ME,
     PAYOUTS,
     assert_ledger_reconciles,
@@ -24,6 +23,7 @@ from payouts.tests.factories import (  # noqa: F401 — the two fixtures are use
     give_available,
     hours_ago,
     move,
+    request,
     utc_now,
     written_state,
 )
@@ -274,8 +274,6 @@ def test_the_ttl_is_a_setting(user, funded, user_client, settings):
 def test_purge_deletes_only_expired_keys(user, settings):
     settings.PAYOUT_MIN_INTERVAL_HOURS = 0
     give_available(user, "100.00")
-    from payouts.tests.factories import request
-
     for key in ("old-1", "old-2", "fresh"):
         request(user, "10.00", key=key)
     age_key(user, "old-1", hours=25)
