@@ -1,4 +1,5 @@
-"""Shared fixtures: API clients for anonymous, user and admin callers, on a real PostgreSQL."""
+"""Shared fixtures: API clients for anonymous, user and admin callers, and a logged-in back-office
+client, on a real PostgreSQL. Shared helper functions live in clicknback/testing.py."""
 
 import pytest
 
@@ -59,3 +60,21 @@ def user_client(user):
 @pytest.fixture
 def admin_client(admin_user):
     return bearer_client(admin_user)
+
+
+@pytest.fixture
+def operator():
+    """The admin who works the back-office in the admin tests (a module may override it)."""
+    from accounts.tests.factories import AdminFactory
+
+    return AdminFactory()
+
+
+@pytest.fixture
+def office(operator):
+    """Django's test client, logged in to the back-office (/admin/) as `operator`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(operator)
+    return client

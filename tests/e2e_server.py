@@ -1,18 +1,14 @@
 """Starts the real server (gunicorn) on a free loopback port against the test database."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from django.db import connection
-
-ROOT = Path(__file__).resolve().parent.parent
+from clicknback.testing import PROJECT_ROOT, manage_py_env
 
 
 def free_port() -> int:
@@ -21,31 +17,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url_of_test_db() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 class LiveServer:
     def __init__(self, extra_env: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url_of_test_db(),
-            "DEBUG": "false",
-            "SECRET_KEY": "e2e-secret-key-that-is-at-least-32-bytes-long",
-            "JWT_SIGNING_KEY": "e2e-jwt-signing-key-that-is-at-least-32-bytes",
-            "THROTTLING_ENABLED": "false",
-            "DJANGO_SETTINGS_MODULE": "clicknback.settings",
-            **(extra_env or {}),
-        }
-        self.log = open(ROOT / ".e2e-server.log", "w")
+        env = manage_py_env(THROTTLING_ENABLED="false", **(extra_env or {}))
+        self.log = open(PROJECT_ROOT / ".e2e-server.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "clicknback.wsgi:application", "-c", "gunicorn.conf.py",
              "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait_ready()
 
@@ -53,7 +34,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early: {(ROOT / '.e2e-server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"gunicorn exited early: {(PROJECT_ROOT / '.e2e-server.log').read_text()[-2000:]}")
             try:
                 if self.request("GET", "/health/ready")[0] == 200:
                     return

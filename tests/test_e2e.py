@@ -157,19 +157,13 @@ def test_cashback_walk_from_offer_to_reconciled_ledger(server, operator):
 
 def _run_job(*args, timeout: float = 60) -> str:
     """`manage.py <job> --once` as an operator runs it: its own process on the server's (test) database."""
-    import os
     import subprocess
     import sys
 
-    from tests.e2e_server import ROOT, database_url_of_test_db
+    from clicknback.testing import PROJECT_ROOT, manage_py_env
 
-    env = {
-        **os.environ, "DATABASE_URL": database_url_of_test_db(), "DJANGO_SETTINGS_MODULE": "clicknback.settings",
-        "DEBUG": "false", "SECRET_KEY": "e2e-secret-key-that-is-at-least-32-bytes-long",
-        "JWT_SIGNING_KEY": "e2e-jwt-signing-key-that-is-at-least-32-bytes",
-    }
-    process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=manage_py_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = process.communicate(timeout=timeout)
     finally:

@@ -6,6 +6,8 @@ from datetime import timedelta
 import jwt
 from django.conf import settings
 
+from clicknback import testing
+
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 USERS = "/api/v1/users"
@@ -15,14 +17,10 @@ DATETIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$") 
 
 
 def error_of(response, status: int, code: str) -> dict:
-    """The `error` object of an api.md §0.3 envelope, after checking status, code and shape."""
-    assert response.status_code == status, response.content
+    """The `error` object of an api.md §0.3 envelope, after checking status, code and shape
+    (clicknback.testing.error_of), the JSON content type, a message and a details object."""
+    error = testing.error_of(response, status, code)
     assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code, error
     assert isinstance(error["message"], str) and error["message"]
     assert isinstance(error["details"], dict)
     return error

@@ -10,6 +10,7 @@ from accounts.exceptions import InvalidCredentials
 from accounts.models import RefreshTokenRecord, Role, User
 from accounts.tests.factories import TEST_PASSWORD, AdminFactory, UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import admin_messages, audit_rows, changelist_columns, changelist_pks, post_admin_action
 
 pytestmark = pytest.mark.django_db
 
@@ -19,39 +20,8 @@ NEW_PASSWORD = "N3w-Secret!pass"
 
 @pytest.fixture
 def operator():
+    # overrides the root conftest's: these tests look the operator up by email
     return AdminFactory(email="operator@example.com")
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _run_action(office, action: str, *users):
-    return office.post(
-        USERS, {"action": action, "index": 0, "_selected_action": [str(u.pk) for u in users]}, follow=True
-    )
-
-
-def _audit_rows(user, action=None):
-    rows = AuditLog.objects.filter(resource_type="user", resource_id=str(user.pk))
-    return list(rows.filter(action=action) if action else rows)
-
-
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    return [str(header["text"]).lower() for header in result_headers(response.context["cl"])]
-
-
-def _listed(response) -> set:
-    return {u.pk for u in response.context["cl"].result_list}
 
 
 # --- Changelist ----------------------------------------------------------------------------------
@@ -66,7 +36,7 @@ def test_changelist_shows_the_spec_columns_including_available_balance(office):
     response = office.get(USERS)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for expected in ["email", "role", "active", "created at", "available balance"]:
         assert expected in columns, columns
     assert b"holder@example.com" in response.content
@@ -89,7 +59,7 @@ def test_search_by_email_is_case_insensitive_and_partial(office):
 
     response = office.get(USERS, {"q": "carol.jones@EXAMPLE"})
 
-    assert _listed(response) == {wanted.pk}
+    assert set(changelist_pks(response)) == {wanted.pk}
 
 
 def test_search_by_full_id_finds_exactly_that_user(office):
@@ -98,7 +68,7 @@ def test_search_by_full_id_finds_exactly_that_user(office):
 
     response = office.get(USERS, {"q": f"  {str(wanted.pk).upper()} "})
 
-    assert _listed(response) == {wanted.pk}
+    assert set(changelist_pks(response)) == {wanted.pk}
     assert str(wanted.pk)[:8].encode() in response.content
 
 
@@ -108,7 +78,8 @@ def test_sorting_by_available_balance(office):
     poor, rich = UserFactory(), UserFactory()
     Wallet.objects.filter(user=rich).update(available_balance="99.00")
     Wallet.objects.filter(user=poor).update(available_balance="1.00")
-    column = _column_names(office.get(USERS)).index("available balance")  # `o` counts the checkbox as 0
+    # `o` counts the checkbox as 0
+    column = changelist_columns(office.get(USERS), checkbox=True).index("available balance")
 
     descending = [u.pk for u in office.get(USERS, {"o": f"-{column}"}).context["cl"].result_list]
     ascending = [u.pk for u in office.get(USERS, {"o": f"{column}"}).context["cl"].result_list]
@@ -123,8 +94,8 @@ def test_filter_by_role(office, operator):
     admins = office.get(USERS, {"role__exact": "admin"})
     users = office.get(USERS, {"role__exact": "user"})
 
-    assert operator.pk in _listed(admins) and regular.pk not in _listed(admins)
-    assert regular.pk in _listed(users) and operator.pk not in _listed(users)
+    assert operator.pk in changelist_pks(admins) and regular.pk not in changelist_pks(admins)
+    assert regular.pk in changelist_pks(users) and operator.pk not in changelist_pks(users)
 
 
 def test_filter_by_active(office):
@@ -133,8 +104,8 @@ def test_filter_by_active(office):
     only_inactive = office.get(USERS, {"is_active__exact": "0"})
     only_active = office.get(USERS, {"is_active__exact": "1"})
 
-    assert _listed(only_inactive) == {inactive.pk}
-    assert active.pk in _listed(only_active) and inactive.pk not in _listed(only_active)
+    assert set(changelist_pks(only_inactive)) == {inactive.pk}
+    assert active.pk in changelist_pks(only_active) and inactive.pk not in changelist_pks(only_active)
 
 
 # --- Add form (A-8, R-10…R-13) -------------------------------------------------------------------
@@ -157,7 +128,7 @@ def test_add_user_registers_through_the_service_audited_as_the_operator(office, 
     assert (created.role, created.is_active) == (Role.USER, True)
     assert created.check_password(NEW_PASSWORD)
     assert Wallet.objects.filter(user=created, available_balance=0, pending_balance=0).exists()
-    (row,) = _audit_rows(created, AuditAction.USER_REGISTERED)
+    (row,) = audit_rows("user", created, AuditAction.USER_REGISTERED)
     assert (row.actor_type, row.actor_id, row.outcome) == ("admin", operator.pk, "success")
     assert row.details == {"email": "new.person@example.com", "role": "user", "active": True}
 
@@ -238,7 +209,7 @@ def test_change_form_edits_the_email_and_audits_user_updated(office, operator):
     assert response.status_code == 302
     regular.refresh_from_db()
     assert regular.email == "New@Example.com"
-    (row,) = _audit_rows(regular, AuditAction.USER_UPDATED)
+    (row,) = audit_rows("user", regular, AuditAction.USER_UPDATED)
     assert (row.actor_type, row.actor_id) == ("admin", operator.pk)
     assert row.details == {"changed": ["email"]}  # field names only
 
@@ -253,7 +224,7 @@ def test_change_form_refuses_an_email_of_another_user_in_any_case(office):
     assert "email" in response.context["adminform"].form.errors
     second.refresh_from_db()
     assert second.email == "second@example.com"
-    assert not _audit_rows(second, AuditAction.USER_UPDATED)
+    assert not audit_rows("user", second, AuditAction.USER_UPDATED)
 
 
 def test_change_form_ignores_posted_role_and_active(office):
@@ -274,7 +245,7 @@ def test_change_form_without_a_change_writes_no_audit_row(office):
 
     assert _change(office, regular).status_code == 302
 
-    assert not _audit_rows(regular, AuditAction.USER_UPDATED)
+    assert not audit_rows("user", regular, AuditAction.USER_UPDATED)
 
 
 # --- Change-password form (R-11, R-18, R-211) ------------------------------------------------------
@@ -297,7 +268,7 @@ def test_change_password_sets_it_audits_and_revokes_refresh_tokens(office, opera
     assert services.login(email=holder.email, password=NEW_PASSWORD).access_token
     with pytest.raises(InvalidCredentials):
         services.login(email=holder.email, password=TEST_PASSWORD)
-    (row,) = _audit_rows(holder, AuditAction.USER_UPDATED)
+    (row,) = audit_rows("user", holder, AuditAction.USER_UPDATED)
     assert (row.actor_type, row.actor_id) == ("admin", operator.pk)
     assert row.details == {"changed": ["password"]}
     assert NEW_PASSWORD not in str(row.details)
@@ -314,7 +285,7 @@ def test_change_password_refuses_a_weak_one_with_the_r11_reason(office):
     assert "Password needs a digit." in response.context["form"].errors["password2"]
     holder.refresh_from_db()
     assert holder.check_password(TEST_PASSWORD)
-    assert not _audit_rows(holder, AuditAction.USER_UPDATED)
+    assert not audit_rows("user", holder, AuditAction.USER_UPDATED)
 
 
 def test_change_password_cannot_disable_password_login(office):
@@ -329,7 +300,7 @@ def test_change_password_cannot_disable_password_login(office):
     holder.refresh_from_db()
     assert holder.has_usable_password()
     assert holder.check_password(TEST_PASSWORD)
-    assert not _audit_rows(holder, AuditAction.USER_UPDATED)
+    assert not audit_rows("user", holder, AuditAction.USER_UPDATED)
 
 
 def test_login_through_the_back_office_works_with_a_password_set_there(office, operator):
@@ -351,13 +322,13 @@ def test_deactivate_action_deactivates_audits_and_revokes_refresh_tokens(office,
     services.login(email=holder.email, password=TEST_PASSWORD)
     services.login(email=holder.email, password=TEST_PASSWORD)
 
-    response = _run_action(office, "deactivate", holder)
+    response = post_admin_action(office, USERS, "deactivate", [holder])
 
-    assert ("success", "1 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(response)
     holder.refresh_from_db()
     assert holder.is_active is False
     assert not RefreshTokenRecord.objects.filter(user=holder, revoked_at__isnull=True).exists()
-    (row,) = _audit_rows(holder, AuditAction.USER_DEACTIVATED)
+    (row,) = audit_rows("user", holder, AuditAction.USER_DEACTIVATED)
     assert (row.actor_type, row.actor_id, row.outcome) == ("admin", operator.pk, "success")
     assert row.details == {"from": True, "to": False}
 
@@ -365,31 +336,31 @@ def test_deactivate_action_deactivates_audits_and_revokes_refresh_tokens(office,
 def test_activate_action_reactivates_and_audits(office, operator):
     holder = UserFactory(is_active=False)
 
-    response = _run_action(office, "activate", holder)
+    response = post_admin_action(office, USERS, "activate", [holder])
 
-    assert ("success", "1 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(response)
     holder.refresh_from_db()
     assert holder.is_active is True
-    (row,) = _audit_rows(holder, AuditAction.USER_ACTIVATED)
+    (row,) = audit_rows("user", holder, AuditAction.USER_ACTIVATED)
     assert (row.actor_type, row.actor_id, row.details) == ("admin", operator.pk, {"from": False, "to": True})
 
 
 def test_activate_action_on_an_active_user_reports_unchanged_and_writes_no_row(office):
     holder = UserFactory()
 
-    response = _run_action(office, "activate", holder)
+    response = post_admin_action(office, USERS, "activate", [holder])
 
-    assert ("success", "0 succeeded, 0 failed, 1 unchanged.") in _messages(response)
-    assert not _audit_rows(holder, AuditAction.USER_ACTIVATED)
+    assert ("success", "0 succeeded, 0 failed, 1 unchanged.") in admin_messages(response)
+    assert not audit_rows("user", holder, AuditAction.USER_ACTIVATED)
 
 
 def test_deactivating_own_account_is_refused_with_a_failure_row_while_others_proceed(office, operator):
     # one failing object does not stop the others; R-24: not your own account; R-192.
     holder = UserFactory()
 
-    response = _run_action(office, "deactivate", operator, holder)
+    response = post_admin_action(office, USERS, "deactivate", [operator, holder])
 
-    shown = _messages(response)
+    shown = admin_messages(response)
     assert ("warning", "1 succeeded, 1 failed.") in shown
     errors = [text for level, text in shown if level == "error"]
     assert len(errors) == 1
@@ -397,42 +368,42 @@ def test_deactivating_own_account_is_refused_with_a_failure_row_while_others_pro
     operator.refresh_from_db()
     holder.refresh_from_db()
     assert operator.is_active is True and holder.is_active is False
-    (failure,) = _audit_rows(operator, AuditAction.USER_DEACTIVATED)
+    (failure,) = audit_rows("user", operator, AuditAction.USER_DEACTIVATED)
     assert (failure.outcome, failure.actor_type, failure.actor_id) == ("failure", "admin", operator.pk)
     assert failure.details["error_code"] == "ACCOUNT_CHANGE_REFUSED"
 
 
 def test_demoting_own_account_is_refused_with_a_failure_row(office, operator):
-    response = _run_action(office, "make_regular_user", operator)
+    response = post_admin_action(office, USERS, "make_regular_user", [operator])
 
-    shown = _messages(response)
+    shown = admin_messages(response)
     assert ("warning", "0 succeeded, 1 failed.") in shown
     assert any(level == "error" and "ACCOUNT_CHANGE_REFUSED" in text for level, text in shown)
     operator.refresh_from_db()
     assert operator.role == Role.ADMIN
-    (failure,) = _audit_rows(operator, AuditAction.USER_ROLE_CHANGED)
+    (failure,) = audit_rows("user", operator, AuditAction.USER_ROLE_CHANGED)
     assert failure.outcome == "failure" and failure.details["error_code"] == "ACCOUNT_CHANGE_REFUSED"
 
 
 def test_make_admin_and_make_regular_user_change_the_role_and_audit_old_and_new(office, operator):
     holder = UserFactory()
 
-    promoted = _run_action(office, "make_admin", holder)
+    promoted = post_admin_action(office, USERS, "make_admin", [holder])
     holder.refresh_from_db()
     assert holder.role == Role.ADMIN
-    assert ("success", "1 succeeded, 0 failed.") in _messages(promoted)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(promoted)
     # the new role counts from the next request.
     client = Client()
     client.force_login(holder)
     assert client.get(USERS).status_code == 200
 
-    demoted = _run_action(office, "make_regular_user", holder)
+    demoted = post_admin_action(office, USERS, "make_regular_user", [holder])
     holder.refresh_from_db()
     assert holder.role == Role.USER
-    assert ("success", "1 succeeded, 0 failed.") in _messages(demoted)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(demoted)
     assert client.get(USERS).status_code == 302
 
-    rows = sorted(_audit_rows(holder, AuditAction.USER_ROLE_CHANGED), key=lambda r: r.occurred_at)
+    rows = sorted(audit_rows("user", holder, AuditAction.USER_ROLE_CHANGED), key=lambda r: r.occurred_at)
     assert [r.details for r in rows] == [{"from": "user", "to": "admin"}, {"from": "admin", "to": "user"}]
     assert all((r.actor_type, r.actor_id, r.outcome) == ("admin", operator.pk, "success") for r in rows)
 
@@ -449,11 +420,11 @@ def test_deactivating_the_last_active_admin_is_refused(office, operator, monkeyp
 
     monkeypatch.setattr("accounts.admin.services.set_user_active", after_a_concurrent_deactivation)
 
-    response = _run_action(office, "deactivate", other_admin)
+    response = post_admin_action(office, USERS, "deactivate", [other_admin])
 
     other_admin.refresh_from_db()
     assert other_admin.is_active is True
-    (failure,) = _audit_rows(other_admin, AuditAction.USER_DEACTIVATED)
+    (failure,) = audit_rows("user", other_admin, AuditAction.USER_DEACTIVATED)
     assert (failure.outcome, failure.details["error_code"]) == ("failure", "ACCOUNT_CHANGE_REFUSED")
     assert "last active admin" in failure.details["message"]
     assert response.status_code in (200, 302)
@@ -469,11 +440,11 @@ def test_demoting_the_last_active_admin_is_refused(office, operator, monkeypatch
 
     monkeypatch.setattr("accounts.admin.services.set_user_role", after_a_concurrent_demotion)
 
-    _run_action(office, "make_regular_user", other_admin)
+    post_admin_action(office, USERS, "make_regular_user", [other_admin])
 
     other_admin.refresh_from_db()
     assert other_admin.role == Role.ADMIN
-    (failure,) = _audit_rows(other_admin, AuditAction.USER_ROLE_CHANGED)
+    (failure,) = audit_rows("user", other_admin, AuditAction.USER_ROLE_CHANGED)
     assert (failure.outcome, failure.details["error_code"]) == ("failure", "ACCOUNT_CHANGE_REFUSED")
 
 

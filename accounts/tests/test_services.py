@@ -1,9 +1,6 @@
 """Account services against PostgreSQL: refresh races (R-18), concurrent registration (R-209) and
 the back-office role/activity guards (R-23, R-24)."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,25 +16,9 @@ from accounts.exceptions import (
 from accounts.models import RefreshTokenRecord, Role, User
 from accounts.tests.factories import TEST_PASSWORD, AdminFactory, UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import run_together
 
 THREADS = 10
-
-
-def race(function, count: int = THREADS) -> list:
-    """Run `function` in `count` threads released together; each result or raised exception."""
-    barrier = threading.Barrier(count)
-
-    def run(_):
-        try:
-            barrier.wait(timeout=10)
-            return function()
-        except Exception as exc:  # the outcome under test
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 # --- R-18: one refresh token, many concurrent refreshes ---------------------------------------
@@ -48,7 +29,7 @@ def test_r18_of_ten_concurrent_refreshes_with_one_token_exactly_one_succeeds():
     user = UserFactory()
     pair = services.login(email=user.email, password=TEST_PASSWORD)
 
-    outcomes = race(lambda: services.refresh_tokens(raw_refresh_token=pair.refresh_token))
+    outcomes = run_together(*[lambda: services.refresh_tokens(raw_refresh_token=pair.refresh_token)] * THREADS)
 
     winners = [o for o in outcomes if isinstance(o, services.TokenPair)]
     losers = [o for o in outcomes if not isinstance(o, services.TokenPair)]
@@ -71,7 +52,7 @@ def test_r209_concurrent_registrations_of_one_email_make_one_user_and_never_an_i
     def register():
         return services.register_user(email=emails[next(counter) % len(emails)], password="Str0ng!Passw0rd")
 
-    outcomes = race(register)
+    outcomes = run_together(*[register] * THREADS)
 
     users = [o for o in outcomes if isinstance(o, User)]
     refused = [o for o in outcomes if not isinstance(o, User)]
@@ -271,7 +252,7 @@ def test_r24_two_admins_demoting_each_other_at_once_leave_one_active_admin():
         actor, target = next(pairs)
         return services.set_user_role(user_id=target.pk, role=Role.USER, actor_user=actor)
 
-    outcomes = race(demote_other, count=2)
+    outcomes = run_together(demote_other, demote_other)
 
     assert sorted(type(o).__name__ for o in outcomes) == ["AccountChangeRefused", "bool"]
     assert User.objects.filter(role=Role.ADMIN, is_active=True).count() == 1

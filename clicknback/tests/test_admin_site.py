@@ -13,24 +13,13 @@ from accounts.tests.factories import TEST_PASSWORD, AdminFactory, UserFactory
 from clicknback.audit import services as audit
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
+from clicknback.testing import changelist_columns
 from merchants.tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
 AUDIT_LIST = "/admin/audit/auditlog/"
 TOKEN_LIST = "/admin/accounts/refreshtokenrecord/"
-
-
-@pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def _logged_in(client) -> bool:
@@ -226,12 +215,6 @@ def test_view_only_changelists_offer_no_actions(office):
 # --- Audit log changelist (admin.md §2 Audit log) ----------------------------------------------
 
 
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    return [str(header["text"]) for header in result_headers(response.context["cl"])]
-
-
 def test_audit_log_changelist_shows_the_spec_columns_and_the_actor_email(office, operator):
     target = UserFactory()
     _audit_row(actor=Actor.of_user(operator), action=AuditAction.USER_DEACTIVATED, resource_type="user",
@@ -240,7 +223,7 @@ def test_audit_log_changelist_shows_the_spec_columns_and_the_actor_email(office,
     response = office.get(AUDIT_LIST)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for expected in ["occurred at", "actor type", "actor", "action", "resource type", "resource id", "outcome"]:
         assert expected in [c.lower() for c in columns], columns
     row = next(r for r in response.context["cl"].result_list if r.action == AuditAction.USER_DEACTIVATED)
@@ -319,7 +302,7 @@ def test_refresh_token_records_list_the_spec_columns_and_search_by_email_and_jti
     by_jti = office.get(TOKEN_LIST, {"q": bob_record.jti})
 
     assert listing.status_code == 200
-    columns = [c.lower() for c in _column_names(listing)]
+    columns = [c.lower() for c in changelist_columns(listing)]
     for expected in ["user email", "jti", "issued at", "expires at", "used at", "revoked at"]:
         assert expected in columns, columns
     assert {r.user_id for r in by_email.context["cl"].result_list} == {alice.pk}

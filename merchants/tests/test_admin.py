@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import AdminFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import admin_messages, audit_rows, changelist_columns, changelist_pks, post_admin_action
 from merchants.models import Merchant
 from merchants.tests.factories import MerchantFactory
 
@@ -18,43 +19,6 @@ pytestmark = pytest.mark.django_db
 
 MERCHANTS = "/admin/merchants/merchant/"
 SECRET = re.compile(r"^whsec_[0-9a-f]{64}$")
-
-
-@pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _run_action(office, action: str, *merchants):
-    return office.post(
-        MERCHANTS, {"action": action, "index": 0, "_selected_action": [str(m.pk) for m in merchants]}, follow=True
-    )
-
-
-def _audit_rows(merchant, action=None):
-    rows = AuditLog.objects.filter(resource_type="merchant", resource_id=str(merchant.pk))
-    return list(rows.filter(action=action) if action else rows)
-
-
-def _listed(response) -> set:
-    return {m.pk for m in response.context["cl"].result_list}
-
-
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    return [str(header["text"]).lower() for header in result_headers(response.context["cl"])]
 
 
 # --- Changelist ----------------------------------------------------------------------------------
@@ -66,7 +30,7 @@ def test_changelist_shows_the_spec_columns_and_never_the_secret(office):
     response = office.get(MERCHANTS)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for expected in ["name", "default cashback percentage", "active", "current active offer", "created at"]:
         assert expected in columns, columns
     assert b"Visible Shop" in response.content
@@ -91,8 +55,8 @@ def test_search_by_name_and_by_full_id(office):
     by_name = office.get(MERCHANTS, {"q": "zebra"})
     by_id = office.get(MERCHANTS, {"q": str(other.pk)})
 
-    assert _listed(by_name) == {wanted.pk}
-    assert _listed(by_id) == {other.pk}
+    assert set(changelist_pks(by_name)) == {wanted.pk}
+    assert set(changelist_pks(by_id)) == {other.pk}
 
 
 def test_filter_by_active(office):
@@ -101,8 +65,8 @@ def test_filter_by_active(office):
     only_inactive = office.get(MERCHANTS, {"active__exact": "0"})
     only_active = office.get(MERCHANTS, {"active__exact": "1"})
 
-    assert _listed(only_inactive) == {inactive.pk}
-    assert _listed(only_active) == {active.pk}
+    assert set(changelist_pks(only_inactive)) == {inactive.pk}
+    assert set(changelist_pks(only_active)) == {active.pk}
 
 
 # --- Add form (A-8, R-30…R-34) --------------------------------------------------------------------
@@ -126,7 +90,7 @@ def test_add_merchant_creates_it_through_the_service_audited_as_the_operator(off
     assert merchant.default_cashback_percentage == Decimal("7.50")
     assert merchant.active is True
     assert SECRET.match(merchant.webhook_secret)
-    (row,) = _audit_rows(merchant, AuditAction.MERCHANT_CREATED)
+    (row,) = audit_rows("merchant", merchant, AuditAction.MERCHANT_CREATED)
     assert (row.actor_type, row.actor_id, row.outcome) == ("admin", operator.pk, "success")
     assert row.details == {"name": "Café Central", "default_cashback_percentage": "7.50", "active": True}
     assert merchant.webhook_secret not in str(row.details)
@@ -215,7 +179,7 @@ def test_change_form_edits_name_and_percentage_audited_with_old_and_new(office, 
     assert response.status_code == 302
     merchant.refresh_from_db()
     assert (merchant.name, merchant.default_cashback_percentage) == ("New Name", Decimal("6.50"))
-    (row,) = _audit_rows(merchant, AuditAction.MERCHANT_UPDATED)
+    (row,) = audit_rows("merchant", merchant, AuditAction.MERCHANT_UPDATED)
     assert (row.actor_type, row.actor_id) == ("admin", operator.pk)
     assert row.details == {
         "changed": ["default_cashback_percentage", "name"],
@@ -234,7 +198,7 @@ def test_change_form_ignores_posted_active(office):
     assert response.status_code == 302 and response_off.status_code == 302
     merchant.refresh_from_db()
     assert merchant.active is True
-    assert not _audit_rows(merchant, AuditAction.MERCHANT_DEACTIVATED)
+    assert not audit_rows("merchant", merchant, AuditAction.MERCHANT_DEACTIVATED)
 
 
 def test_change_form_refuses_a_name_of_another_merchant_in_any_case(office):
@@ -247,7 +211,7 @@ def test_change_form_refuses_a_name_of_another_merchant_in_any_case(office):
     assert "name" in response.context["adminform"].form.errors
     merchant.refresh_from_db()
     assert merchant.name == "Mine"
-    assert not _audit_rows(merchant, AuditAction.MERCHANT_UPDATED)
+    assert not audit_rows("merchant", merchant, AuditAction.MERCHANT_UPDATED)
 
 
 def test_change_form_refuses_a_percentage_above_the_cap(office):
@@ -266,7 +230,7 @@ def test_change_form_without_a_change_writes_no_audit_row(office):
 
     assert _change(office, merchant).status_code == 302
 
-    assert not _audit_rows(merchant, AuditAction.MERCHANT_UPDATED)
+    assert not audit_rows("merchant", merchant, AuditAction.MERCHANT_UPDATED)
 
 
 # --- Actions (A-5, A-6, R-33, R-153) ----------------------------------------------------------------
@@ -275,18 +239,18 @@ def test_change_form_without_a_change_writes_no_audit_row(office):
 def test_deactivate_and_activate_actions_audit_status_changes(office, operator):
     merchant = MerchantFactory(active=True)
 
-    off = _run_action(office, "deactivate", merchant)
+    off = post_admin_action(office, MERCHANTS, "deactivate", [merchant])
     merchant.refresh_from_db()
     assert merchant.active is False
-    assert ("success", "1 succeeded, 0 failed.") in _messages(off)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(off)
 
-    on = _run_action(office, "activate", merchant)
+    on = post_admin_action(office, MERCHANTS, "activate", [merchant])
     merchant.refresh_from_db()
     assert merchant.active is True
-    assert ("success", "1 succeeded, 0 failed.") in _messages(on)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(on)
 
-    (deactivated,) = _audit_rows(merchant, AuditAction.MERCHANT_DEACTIVATED)
-    (activated,) = _audit_rows(merchant, AuditAction.MERCHANT_ACTIVATED)
+    (deactivated,) = audit_rows("merchant", merchant, AuditAction.MERCHANT_DEACTIVATED)
+    (activated,) = audit_rows("merchant", merchant, AuditAction.MERCHANT_ACTIVATED)
     assert deactivated.details == {"from": "active", "to": "inactive"}
     assert activated.details == {"from": "inactive", "to": "active"}
     assert {(r.actor_type, r.actor_id) for r in (activated, deactivated)} == {("admin", operator.pk)}
@@ -296,15 +260,15 @@ def test_status_actions_on_merchants_already_in_that_state_report_unchanged_with
     # same status again = no change, no audit row.
     already_active, inactive = MerchantFactory(active=True), MerchantFactory(active=False)
 
-    response = _run_action(office, "activate", already_active, inactive)
+    response = post_admin_action(office, MERCHANTS, "activate", [already_active, inactive])
 
-    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in _messages(response)
-    assert not _audit_rows(already_active)
-    assert len(_audit_rows(inactive, AuditAction.MERCHANT_ACTIVATED)) == 1
+    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in admin_messages(response)
+    assert not audit_rows("merchant", already_active)
+    assert len(audit_rows("merchant", inactive, AuditAction.MERCHANT_ACTIVATED)) == 1
 
-    again = _run_action(office, "activate", already_active)
-    assert ("success", "0 succeeded, 0 failed, 1 unchanged.") in _messages(again)
-    assert not _audit_rows(already_active)
+    again = post_admin_action(office, MERCHANTS, "activate", [already_active])
+    assert ("success", "0 succeeded, 0 failed, 1 unchanged.") in admin_messages(again)
+    assert not audit_rows("merchant", already_active)
 
 
 def test_rotate_webhook_secret_keeps_the_old_one_for_the_grace_period_and_audits_without_secrets(office, operator):
@@ -313,15 +277,15 @@ def test_rotate_webhook_secret_keeps_the_old_one_for_the_grace_period_and_audits
     merchant = MerchantFactory()
     old_secret = merchant.webhook_secret
 
-    response = _run_action(office, "rotate_webhook_secret", merchant)
+    response = post_admin_action(office, MERCHANTS, "rotate_webhook_secret", [merchant])
 
-    assert ("success", "1 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(response)
     merchant.refresh_from_db()
     assert SECRET.match(merchant.webhook_secret) and merchant.webhook_secret != old_secret
     assert merchant.previous_webhook_secret == old_secret
     grace = merchant.previous_webhook_secret_expires_at - timezone.now()
     assert 23.9 * 3600 < grace.total_seconds() <= 24 * 3600
-    (row,) = _audit_rows(merchant, AuditAction.MERCHANT_WEBHOOK_SECRET_ROTATED)
+    (row,) = audit_rows("merchant", merchant, AuditAction.MERCHANT_WEBHOOK_SECRET_ROTATED)
     assert (row.actor_type, row.actor_id, row.outcome) == ("admin", operator.pk, "success")
     assert set(row.details) == {"previous_secret_valid_until"}
     assert merchant.webhook_secret not in str(row.details) and old_secret not in str(row.details)
@@ -332,7 +296,7 @@ def test_rotate_webhook_secret_keeps_the_old_one_for_the_grace_period_and_audits
 def test_rotated_secret_is_shown_in_full_once_then_masked(office):
     # R-214 / admin.md: the new secret is visible on the detail page right after rotation only.
     merchant = MerchantFactory()
-    _run_action(office, "rotate_webhook_secret", merchant)
+    post_admin_action(office, MERCHANTS, "rotate_webhook_secret", [merchant])
     merchant.refresh_from_db()
     detail = f"{MERCHANTS}{merchant.pk}/change/"
 
@@ -355,7 +319,7 @@ def test_secret_is_masked_on_the_detail_page_without_a_rotation(office):
 
 def test_rotated_secret_is_revealed_only_to_the_operator_who_rotated_it(office):
     merchant = MerchantFactory()
-    _run_action(office, "rotate_webhook_secret", merchant)
+    post_admin_action(office, MERCHANTS, "rotate_webhook_secret", [merchant])
     merchant.refresh_from_db()
     colleague = Client()
     colleague.force_login(AdminFactory())
@@ -368,9 +332,9 @@ def test_rotated_secret_is_revealed_only_to_the_operator_who_rotated_it(office):
 def test_rotating_several_merchants_reveals_each_new_secret_once(office):
     first, second = MerchantFactory(), MerchantFactory()
 
-    response = _run_action(office, "rotate_webhook_secret", first, second)
+    response = post_admin_action(office, MERCHANTS, "rotate_webhook_secret", [first, second])
 
-    assert ("success", "2 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "2 succeeded, 0 failed.") in admin_messages(response)
     for merchant in (first, second):
         merchant.refresh_from_db()
         assert merchant.webhook_secret.encode() in office.get(f"{MERCHANTS}{merchant.pk}/change/").content

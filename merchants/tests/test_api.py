@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import error_of, violation_fields
 from merchants.models import Merchant
 from merchants.tests.factories import MerchantFactory
 
@@ -22,18 +23,6 @@ def status_url(merchant_id, slash=""):
 
 def create_body(**overrides):
     return {"name": "Acme Shop", "default_cashback_percentage": "5.00", **overrides}
-
-
-def error_of(response):
-    assert set(response.json()) == {"error"}
-    return response.json()["error"]
-
-
-def violation_fields(response):
-    assert response.status_code == 400, response.content
-    error = error_of(response)
-    assert error["code"] == "VALIDATION_ERROR"
-    return [v["field"] for v in error["details"]["violations"]]
 
 
 # --- POST /api/v1/merchants -------------------------------------------------------------------

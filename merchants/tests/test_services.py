@@ -1,18 +1,17 @@
 """Merchant write use cases against PostgreSQL (R-30…R-35, R-153, R-190…R-193, R-209, R-211)."""
 
 import re
-import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
 from clicknback.errors import NotFound, ValidationFailed
+from clicknback.testing import in_background, run_concurrently, wait_until_a_backend_waits_on_a_lock
 from merchants import services
 from merchants.exceptions import MerchantNameAlreadyExists
 from merchants.models import Merchant
@@ -328,29 +327,14 @@ def test_rotate_webhook_secret_unknown_id_is_not_found(actor):
 def test_concurrent_creates_with_one_name_make_one_merchant_and_name_conflicts_r209():
     assert connection.vendor == "postgresql"
     thread_count = 8
-    barrier = threading.Barrier(thread_count)
-    outcomes: list = []
-    lock = threading.Lock()
 
     def create(index):
-        try:
-            barrier.wait(timeout=10)
-            # different spellings of one name: case and padding (R-203)
-            name = "Race Shop" if index % 2 else f"  race SHOP{' ' * index}"
-            services.create_merchant(name=name, default_cashback_percentage=Decimal("1"), actor=Actor.system())
-            result = "created"
-        except Exception as exc:  # noqa: BLE001 — the test asserts on the exception type
-            result = exc
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(result)
+        # different spellings of one name: case and padding (R-203)
+        name = "Race Shop" if index % 2 else f"  race SHOP{' ' * index}"
+        services.create_merchant(name=name, default_cashback_percentage=Decimal("1"), actor=Actor.system())
+        return "created"
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(thread_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_concurrently(create, thread_count)
 
     assert len(outcomes) == thread_count
     assert outcomes.count("created") == 1
@@ -363,39 +347,17 @@ def test_concurrent_creates_with_one_name_make_one_merchant_and_name_conflicts_r
 @pytest.mark.django_db(transaction=True)
 def test_create_losing_on_the_unique_index_to_an_uncommitted_insert_is_name_conflict_r209():
     """The pre-check cannot see an uncommitted row; the unique index must still answer the 409."""
-    outcome: list = []
 
     def create():
-        try:
-            services.create_merchant(name="RACE", default_cashback_percentage=Decimal("1"), actor=Actor.system())
-            outcome.append("created")
-        except Exception as exc:  # noqa: BLE001
-            outcome.append(exc)
-        finally:
-            connections.close_all()
+        services.create_merchant(name="RACE", default_cashback_percentage=Decimal("1"), actor=Actor.system())
+        return "created"
 
-    thread = threading.Thread(target=create)
+    thread, outcome = in_background(create)
     with transaction.atomic():
         MerchantFactory(name="Race")  # inserted, not yet committed
         thread.start()
-        assert _wait_until_a_backend_waits_on_a_lock(), "the concurrent insert never blocked on the unique index"
+        assert wait_until_a_backend_waits_on_a_lock(), "the concurrent insert never blocked on the unique index"
     thread.join(timeout=10)
 
     assert len(outcome) == 1 and isinstance(outcome[0], MerchantNameAlreadyExists), outcome
     assert list(Merchant.objects.values_list("name", flat=True)) == ["Race"]
-
-
-def _wait_until_a_backend_waits_on_a_lock(seconds=5.0) -> bool:
-    """True once another session of this database waits on a heavyweight lock."""
-    deadline = time.monotonic() + seconds
-    with connections["default"].cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # activity is otherwise cached per transaction
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.02)
-    return False

@@ -4,11 +4,17 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import AdminFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import (
+    admin_form_errors,
+    admin_messages,
+    audit_rows,
+    changelist_columns,
+    changelist_pks,
+    post_admin_action,
+)
 from merchants.tests.factories import MerchantFactory
 from offers.models import Offer
 from offers.tests.factories import OfferFactory, days_from_today
@@ -17,43 +23,6 @@ pytestmark = pytest.mark.django_db
 
 OFFERS = "/admin/offers/offer/"
 MERCHANTS = "/admin/merchants/merchant/"
-
-
-@pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _run_action(office, action: str, *offers):
-    return office.post(
-        OFFERS, {"action": action, "index": 0, "_selected_action": [str(o.pk) for o in offers]}, follow=True
-    )
-
-
-def _audit_rows(offer, action=None):
-    rows = AuditLog.objects.filter(resource_type="offer", resource_id=str(offer.pk))
-    return list(rows.filter(action=action) if action else rows)
-
-
-def _listed(response) -> set:
-    return {o.pk for o in response.context["cl"].result_list}
-
-
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    return [str(header["text"]).lower() for header in result_headers(response.context["cl"])]
 
 
 # --- Changelist ------------------------------------------------------------------------------------
@@ -65,7 +34,7 @@ def test_changelist_shows_the_spec_columns(office):
     response = office.get(OFFERS)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for expected in ["merchant", "cashback type", "cashback value", "monthly cap per user", "start date", "end date",
                      "active", "live now", "created at"]:
         assert expected in columns, columns
@@ -104,16 +73,16 @@ def test_search_by_merchant_name_and_by_full_id(office):
     wanted = OfferFactory(merchant=MerchantFactory(name="Zebra Books"))
     other = OfferFactory(merchant=MerchantFactory(name="Yak Shoes"))
 
-    assert _listed(office.get(OFFERS, {"q": "zebra"})) == {wanted.pk}
-    assert _listed(office.get(OFFERS, {"q": str(other.pk)})) == {other.pk}
+    assert set(changelist_pks(office.get(OFFERS, {"q": "zebra"}))) == {wanted.pk}
+    assert set(changelist_pks(office.get(OFFERS, {"q": str(other.pk)}))) == {other.pk}
 
 
 def test_filters_by_active_and_cashback_type(office):
     active_percent = OfferFactory()
     inactive_fixed = OfferFactory(active=False, cashback_type="fixed")
 
-    assert _listed(office.get(OFFERS, {"active__exact": "0"})) == {inactive_fixed.pk}
-    assert _listed(office.get(OFFERS, {"cashback_type__exact": "percent"})) == {active_percent.pk}
+    assert set(changelist_pks(office.get(OFFERS, {"active__exact": "0"}))) == {inactive_fixed.pk}
+    assert set(changelist_pks(office.get(OFFERS, {"cashback_type__exact": "percent"}))) == {active_percent.pk}
 
 
 def test_offers_cannot_be_deleted_r8(office):
@@ -139,11 +108,6 @@ def _add(office, merchant, **overrides):
     return office.post(f"{OFFERS}add/", {k: v for k, v in data.items() if v is not None})
 
 
-def _form_errors(response) -> dict:
-    assert response.status_code == 200, "the form was accepted"
-    return response.context["adminform"].form.errors
-
-
 def test_add_form_has_exactly_the_spec_inputs(office):
     response = office.get(f"{OFFERS}add/")
 
@@ -163,7 +127,7 @@ def test_add_offer_creates_it_through_the_service_audited_as_the_operator(office
     assert (offer.cashback_type, offer.cashback_value, offer.monthly_cap_per_user) == (
         "fixed", Decimal("2.50"), Decimal("20.00"))
     assert (offer.start_date, offer.end_date, offer.active) == (days_from_today(0), days_from_today(30), True)
-    (row,) = _audit_rows(offer)
+    (row,) = audit_rows("offer", offer)
     assert row.action == AuditAction.OFFER_CREATED
     assert (row.actor_type, row.actor_id, row.outcome) == ("admin", operator.pk, "success")
     assert row.details["monthly_cap_per_user"] == "20.00"
@@ -190,7 +154,7 @@ def test_add_offer_may_start_inactive_r47(office):
     ],
 )
 def test_add_offer_with_bad_terms_is_refused_like_the_api(office, overrides, field):
-    errors = _form_errors(_add(office, MerchantFactory(), **overrides))
+    errors = admin_form_errors(_add(office, MerchantFactory(), **overrides))
 
     assert field in errors, errors
     assert not Offer.objects.exists()
@@ -198,14 +162,14 @@ def test_add_offer_with_bad_terms_is_refused_like_the_api(office, overrides, fie
 
 
 def test_add_offer_reports_every_broken_term_at_once_r52(office):
-    errors = _form_errors(_add(office, MerchantFactory(), cashback_value="25", monthly_cap="0",
+    errors = admin_form_errors(_add(office, MerchantFactory(), cashback_value="25", monthly_cap="0",
                                start_date=days_from_today(-1).isoformat(), end_date="not a date"))
 
     assert {"cashback_value", "monthly_cap", "start_date", "end_date"} <= set(errors), errors
 
 
 def test_add_offer_for_an_inactive_merchant_is_refused_r44(office):
-    errors = _form_errors(_add(office, MerchantFactory(active=False)))
+    errors = admin_form_errors(_add(office, MerchantFactory(active=False)))
 
     assert "MERCHANT_NOT_ACTIVE" in " ".join(errors["merchant"])
     assert not Offer.objects.exists()
@@ -214,7 +178,7 @@ def test_add_offer_for_an_inactive_merchant_is_refused_r44(office):
 def test_add_second_active_offer_is_refused_naming_the_current_one_r45(office):
     current = OfferFactory()
 
-    errors = _form_errors(_add(office, current.merchant))
+    errors = admin_form_errors(_add(office, current.merchant))
 
     assert "ACTIVE_OFFER_ALREADY_EXISTS" in " ".join(errors.get("active", [])), errors
     assert str(current.pk) in " ".join(errors["active"])
@@ -256,7 +220,7 @@ def test_posting_the_change_page_changes_nothing_r48(office):
     })
 
     assert Offer.objects.filter(pk=offer.pk).values().get() == before
-    assert not _audit_rows(offer)
+    assert not audit_rows("offer", offer)
 
 
 # --- Actions (A-5, A-6, R-45, R-192) ------------------------------------------------------------------
@@ -265,16 +229,16 @@ def test_posting_the_change_page_changes_nothing_r48(office):
 def test_deactivate_and_activate_actions_audit_status_changes_as_the_operator(office, operator):
     offer = OfferFactory()
 
-    off = _run_action(office, "deactivate", offer)
+    off = post_admin_action(office, OFFERS, "deactivate", [offer])
     assert Offer.objects.get(pk=offer.pk).active is False
-    assert ("success", "1 succeeded, 0 failed.") in _messages(off)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(off)
 
-    on = _run_action(office, "activate", offer)
+    on = post_admin_action(office, OFFERS, "activate", [offer])
     assert Offer.objects.get(pk=offer.pk).active is True
-    assert ("success", "1 succeeded, 0 failed.") in _messages(on)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(on)
 
-    (deactivated,) = _audit_rows(offer, AuditAction.OFFER_DEACTIVATED)
-    (activated,) = _audit_rows(offer, AuditAction.OFFER_ACTIVATED)
+    (deactivated,) = audit_rows("offer", offer, AuditAction.OFFER_DEACTIVATED)
+    (activated,) = audit_rows("offer", offer, AuditAction.OFFER_ACTIVATED)
     assert deactivated.details == {"from": "active", "to": "inactive"}
     assert activated.details == {"from": "inactive", "to": "active"}
     assert {(r.actor_type, r.actor_id, r.outcome) for r in (activated, deactivated)} == {
@@ -285,16 +249,16 @@ def test_activating_two_offers_of_one_merchant_succeeds_once_and_audits_the_fail
     merchant = MerchantFactory()
     first, second = OfferFactory.create_batch(2, merchant=merchant, active=False)
 
-    response = _run_action(office, "activate", first, second)
+    response = post_admin_action(office, OFFERS, "activate", [first, second])
 
-    assert ("warning", "1 succeeded, 1 failed.") in _messages(response)
-    errors = [text for level, text in _messages(response) if level == "error"]
+    assert ("warning", "1 succeeded, 1 failed.") in admin_messages(response)
+    errors = [text for level, text in admin_messages(response) if level == "error"]
     assert len(errors) == 1 and "ACTIVE_OFFER_ALREADY_EXISTS" in errors[0]
     winner = Offer.objects.get(merchant=merchant, active=True)
     loser = second if winner == first else first
-    (success,) = _audit_rows(winner, AuditAction.OFFER_ACTIVATED)
+    (success,) = audit_rows("offer", winner, AuditAction.OFFER_ACTIVATED)
     assert success.outcome == "success"
-    (failure,) = _audit_rows(loser, AuditAction.OFFER_ACTIVATED)
+    (failure,) = audit_rows("offer", loser, AuditAction.OFFER_ACTIVATED)
     assert (failure.actor_type, failure.actor_id, failure.outcome) == ("admin", operator.pk, "failure")
     assert failure.details["error_code"] == "ACTIVE_OFFER_ALREADY_EXISTS"
 
@@ -304,30 +268,30 @@ def test_activate_action_with_another_offer_active_fails_and_keeps_the_current_o
     other = OfferFactory(merchant=current.merchant, active=False)
     unrelated = OfferFactory(active=False)
 
-    response = _run_action(office, "activate", other, unrelated)
+    response = post_admin_action(office, OFFERS, "activate", [other, unrelated])
 
-    assert ("warning", "1 succeeded, 1 failed.") in _messages(response)
+    assert ("warning", "1 succeeded, 1 failed.") in admin_messages(response)
     assert set(Offer.objects.filter(active=True).values_list("pk", flat=True)) == {current.pk, unrelated.pk}
-    (failure,) = _audit_rows(other)
+    (failure,) = audit_rows("offer", other)
     assert (failure.outcome, failure.details["error_code"]) == ("failure", "ACTIVE_OFFER_ALREADY_EXISTS")
 
 
 def test_status_actions_on_offers_already_in_that_state_report_unchanged_without_audit(office):
     already_active, inactive = OfferFactory(), OfferFactory(active=False)
 
-    response = _run_action(office, "activate", already_active, inactive)
+    response = post_admin_action(office, OFFERS, "activate", [already_active, inactive])
 
-    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in _messages(response)
-    assert not _audit_rows(already_active)
-    assert len(_audit_rows(inactive, AuditAction.OFFER_ACTIVATED)) == 1
+    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in admin_messages(response)
+    assert not audit_rows("offer", already_active)
+    assert len(audit_rows("offer", inactive, AuditAction.OFFER_ACTIVATED)) == 1
 
 
 def test_activate_action_on_an_offer_of_an_inactive_merchant_succeeds_r49(office):
     offer = OfferFactory(active=False, merchant=MerchantFactory(active=False))
 
-    response = _run_action(office, "activate", offer)
+    response = post_admin_action(office, OFFERS, "activate", [offer])
 
-    assert ("success", "1 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(response)
     assert Offer.objects.get(pk=offer.pk).active is True
 
 

@@ -9,7 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import UserFactory
+from clicknback import testing
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import error_of
 from conftest import bearer_client
 from merchants.tests.factories import MerchantFactory
 from offers.models import Offer
@@ -39,16 +41,9 @@ def create_body(merchant=None, **overrides):
     return {**body, **overrides}
 
 
-def error_of(response):
-    assert set(response.json()) == {"error"}, response.content
-    return response.json()["error"]
-
-
 def violation_fields(response):
-    assert response.status_code == 400, response.content
-    error = error_of(response)
-    assert error["code"] == "VALIDATION_ERROR"
-    return sorted(v["field"] for v in error["details"]["violations"])
+    """The violated fields, sorted: these tests compare them as a set, in a stable order."""
+    return sorted(testing.violation_fields(response))
 
 
 def offer_url(offer_id, suffix=""):

@@ -2,16 +2,15 @@
 and the one-active-offer rule under concurrency (R-45)."""
 
 import datetime as dt
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
 from clicknback.errors import NotFound, ValidationFailed
+from clicknback.testing import in_background, run_together, wait_until_a_backend_waits_on_a_lock
 from merchants.tests.factories import MerchantFactory
 from offers import services
 from offers.exceptions import ActiveOfferAlreadyExists, MerchantNotActive
@@ -357,28 +356,6 @@ def test_check_constraints_refuse_impossible_terms_written_through_the_orm_r7(ov
 # --- R-45 under concurrency -----------------------------------------------------------------------
 
 
-def _run_in_threads(calls) -> list:
-    """Start every call at once (barrier), each on its own connection; the results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = call()
-        except Exception as exc:  # noqa: BLE001 — the test asserts on the exception type
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 def test_racing_activations_of_two_offers_of_one_merchant_leave_exactly_one_active_r45():
     assert connection.vendor == "postgresql"
@@ -386,8 +363,8 @@ def test_racing_activations_of_two_offers_of_one_merchant_leave_exactly_one_acti
     offers = OfferFactory.create_batch(6, merchant=merchant, active=False)
     actor = Actor.system()
 
-    outcomes = _run_in_threads(
-        [lambda o=o: services.set_offer_active(offer_id=o.pk, active=True, actor=actor) for o in offers]
+    outcomes = run_together(
+        *[lambda o=o: services.set_offer_active(offer_id=o.pk, active=True, actor=actor) for o in offers]
     )
 
     winners = [o for o in outcomes if isinstance(o, tuple)]
@@ -404,7 +381,7 @@ def test_racing_creations_of_active_offers_for_one_merchant_make_exactly_one_r45
     merchant = MerchantFactory()
     actor = Actor.system()
 
-    outcomes = _run_in_threads([lambda: create(merchant, actor=actor) for _ in range(6)])
+    outcomes = run_together(*[lambda: create(merchant, actor=actor) for _ in range(6)])
 
     created = [o for o in outcomes if isinstance(o, Offer)]
     refused = [o for o in outcomes if not isinstance(o, Offer)]
@@ -420,7 +397,7 @@ def test_racing_identical_activations_of_one_offer_change_it_once_r45():
     offer = OfferFactory(active=False)
     actor = Actor.system()
 
-    outcomes = _run_in_threads([lambda: services.set_offer_active(offer_id=offer.pk, active=True, actor=actor)] * 4)
+    outcomes = run_together(*[lambda: services.set_offer_active(offer_id=offer.pk, active=True, actor=actor)] * 4)
 
     assert all(isinstance(o, tuple) for o in outcomes), outcomes
     assert sorted(changed for _, changed in outcomes) == [False, False, False, True]
@@ -433,21 +410,13 @@ def test_activation_losing_on_the_unique_index_to_an_uncommitted_activation_is_4
     """The pre-check cannot see an uncommitted activation; the partial index must still answer the 409."""
     merchant = MerchantFactory()
     first, second = OfferFactory.create_batch(2, merchant=merchant, active=False)
-    outcome: list = []
+    thread, outcome = in_background(
+        lambda: services.set_offer_active(offer_id=second.pk, active=True, actor=Actor.system()))
 
-    def activate_second():
-        try:
-            outcome.append(services.set_offer_active(offer_id=second.pk, active=True, actor=Actor.system()))
-        except Exception as exc:  # noqa: BLE001
-            outcome.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=activate_second)
     with transaction.atomic():
         Offer.objects.filter(pk=first.pk).update(active=True)  # not yet committed
         thread.start()
-        assert _wait_until_a_backend_waits_on_a_lock(), "the concurrent activation never blocked on the index"
+        assert wait_until_a_backend_waits_on_a_lock(), "the concurrent activation never blocked on the index"
     thread.join(timeout=10)
 
     assert len(outcome) == 1 and isinstance(outcome[0], ActiveOfferAlreadyExists), outcome
@@ -459,40 +428,15 @@ def test_activation_losing_on_the_unique_index_to_an_uncommitted_activation_is_4
 @pytest.mark.django_db(transaction=True)
 def test_creation_losing_on_the_unique_index_to_an_uncommitted_offer_is_409_not_integrity_error_r45():
     merchant = MerchantFactory()
-    outcome: list = []
+    thread, outcome = in_background(lambda: create(merchant, actor=Actor.system()))
 
-    def create_active():
-        try:
-            outcome.append(create(merchant, actor=Actor.system()))
-        except Exception as exc:  # noqa: BLE001
-            outcome.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=create_active)
     with transaction.atomic():
         first = OfferFactory(merchant=merchant)  # inserted, not yet committed
         thread.start()
-        assert _wait_until_a_backend_waits_on_a_lock(), "the concurrent insert never blocked on the index"
+        assert wait_until_a_backend_waits_on_a_lock(), "the concurrent insert never blocked on the index"
     thread.join(timeout=10)
 
     assert len(outcome) == 1 and isinstance(outcome[0], ActiveOfferAlreadyExists), outcome
     assert outcome[0].details["active_offer_id"] == str(first.pk)
     assert Offer.objects.filter(merchant=merchant).count() == 1
     assert not AuditLog.objects.filter(action=AuditAction.OFFER_CREATED).exists()
-
-
-def _wait_until_a_backend_waits_on_a_lock(seconds=5.0) -> bool:
-    """True once another session of this database waits on a heavyweight lock."""
-    deadline = time.monotonic() + seconds
-    with connections["default"].cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # activity is otherwise cached per transaction
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.02)
-    return False

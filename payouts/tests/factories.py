@@ -176,22 +176,6 @@ ME = "/api/v1/users/me/payouts"
 PAYOUTS = "/api/v1/payouts"
 
 
-def error_of(response, status: int, code: str) -> dict:
-    """The error of the api.md §0.3 envelope, after checking its status and code."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    return error
-
-
-def violation_fields(response) -> list[str]:
-    error = error_of(response, 400, "VALIDATION_ERROR")
-    return [v["field"] for v in error["details"]["violations"]]
-
-
 def as_json(payout: Payout) -> dict:
     """The Payout representation of api.md §1, as the API renders it from the stored row."""
     import json

@@ -12,8 +12,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import AdminFactory, UserFactory
-from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
+from clicknback.audit.models import ActorType, AuditAction, Outcome
 from clicknback.audit.services import Actor
+from clicknback.testing import admin_messages, audit_rows, changelist_columns, changelist_pks, post_admin_action
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
 from payouts.tests.factories import corrupts_ledger, ledger_reconciles_after_each_test  # noqa: F401 (fixtures)
 from payouts.tests.factories import (
@@ -43,47 +44,9 @@ KEYS = "/admin/payouts/payoutidempotencykey/"
 
 
 @pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-@pytest.fixture
 def relaxed(settings):
     settings.PAYOUT_MIN_INTERVAL_HOURS = 0
     settings.PAYOUT_WEEKLY_LIMIT = D("1000000.00")
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _listed(response) -> list:
-    assert response.status_code == 200, response.content[:500]
-    return [obj.pk for obj in response.context["cl"].result_list]
-
-
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    headers = [str(header["text"]).lower() for header in result_headers(response.context["cl"])]
-    return [name for name in headers if not name.startswith("<input")]
-
-
-def _action(office, action, payouts, **extra):
-    data = {"action": action, "index": 0, "_selected_action": [str(p.pk) for p in payouts], **extra}
-    return office.post(CHANGELIST, data, follow=True)
-
-
-def _audit(payout, **filters) -> list[AuditLog]:
-    return list(AuditLog.objects.filter(resource_type="payout", resource_id=str(payout.pk), **filters)
-                .order_by("occurred_at"))
 
 
 def _fresh(payout) -> Payout:
@@ -109,7 +72,7 @@ def listed_payouts(operator, relaxed):
 def test_payout_changelist_shows_the_spec_columns(office, listed_payouts):
     response = office.get(CHANGELIST)
 
-    assert _column_names(response) == ["user email", "id", "amount", "method", "status", "requested at",
+    assert changelist_columns(response) == ["user email", "id", "amount", "method", "status", "requested at",
                                        "approved at", "processed at", "external reference"]
     content = response.content.decode()
     for text in ("ana@example.com", "bob@example.com", "11.00", "22.00", "33.00", "BANK-7781"):
@@ -129,26 +92,26 @@ def test_payout_changelist_links_to_the_dashboard_and_reconcile_pages(office):
     ({"status__exact": "failed"}, []), ({"method__exact": "card"}, [1]), ({"method__exact": "bank_transfer"}, [0, 2]),
 ])
 def test_payout_changelist_filters_by_status_and_method(office, listed_payouts, query, expected):
-    assert sorted(_listed(office.get(CHANGELIST, query))) == sorted(listed_payouts[i].pk for i in expected)
+    assert sorted(changelist_pks(office.get(CHANGELIST, query))) == sorted(listed_payouts[i].pk for i in expected)
 
 
 def test_payout_changelist_has_a_requested_at_date_hierarchy(office, listed_payouts):
     today = utc_now()
     query = {"requested_at__year": today.year, "requested_at__month": today.month, "requested_at__day": today.day}
-    assert len(_listed(office.get(CHANGELIST, query))) == 3
-    assert _listed(office.get(CHANGELIST, {"requested_at__year": today.year - 1})) == []
+    assert len(changelist_pks(office.get(CHANGELIST, query))) == 3
+    assert changelist_pks(office.get(CHANGELIST, {"requested_at__year": today.year - 1})) == []
 
 
 @pytest.mark.parametrize("term, expected", [("bob@example", [1]), ("ANA@EXAMPLE.COM", [0]), ("BANK-7781", [2]),
                                             ("nobody", [])])
 def test_payout_changelist_searches_email_and_external_reference(office, listed_payouts, term, expected):
-    assert _listed(office.get(CHANGELIST, {"q": term})) == [listed_payouts[i].pk for i in expected]
+    assert changelist_pks(office.get(CHANGELIST, {"q": term})) == [listed_payouts[i].pk for i in expected]
 
 
 def test_payout_changelist_searches_a_full_payout_id(office, listed_payouts):
     _, approved, _ = listed_payouts
-    assert _listed(office.get(CHANGELIST, {"q": str(approved.pk)})) == [approved.pk]
-    assert _listed(office.get(CHANGELIST, {"q": str(approved.pk).upper()})) == [approved.pk]
+    assert changelist_pks(office.get(CHANGELIST, {"q": str(approved.pk)})) == [approved.pk]
+    assert changelist_pks(office.get(CHANGELIST, {"q": str(approved.pk).upper()})) == [approved.pk]
 
 
 def test_payout_changelist_costs_no_query_per_row(office, operator, relaxed):
@@ -196,26 +159,26 @@ def test_approve_moves_each_requested_payout_and_reports_every_failure(office, o
     paid = move(request(d, "40.00"), S.PAID, admin=operator)
     ledger_before = LedgerEntry.objects.count()
 
-    response = _action(office, "approve", [first, second, already, paid])
+    response = post_admin_action(office, CHANGELIST, "approve", [first, second, already, paid])
 
     assert response.status_code == 200
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert messages[0] == ("warning", "2 succeeded, 1 failed, 1 unchanged.")
     assert len(messages) == 2 and messages[1][0] == "error" and "PAYOUT_INVALID_TRANSITION" in messages[1][1]
     for payout in (first, second):
         payout = _fresh(payout)
         assert (payout.status, payout.approved_by_id) == (S.APPROVED, operator.pk)
-        [row] = _audit(payout, action=AuditAction.PAYOUT_APPROVED)
+        [row] = audit_rows("payout", payout, action=AuditAction.PAYOUT_APPROVED)
         assert (row.actor_type, row.actor_id, row.outcome) == (ActorType.ADMIN, operator.pk, Outcome.SUCCESS)
         assert (row.details["from"], row.details["to"], row.details["amount"]) == ("requested", "approved", "40.00")
     assert _fresh(paid).status == S.PAID
-    [failure] = _audit(paid, outcome=Outcome.FAILURE)
+    [failure] = audit_rows("payout", paid, outcome=Outcome.FAILURE)
     assert (failure.action, failure.actor_type, failure.actor_id) == (
         AuditAction.PAYOUT_APPROVED, ActorType.ADMIN, operator.pk)
     assert failure.details["error_code"] == "PAYOUT_INVALID_TRANSITION"
     assert failure.details["requested_status"] == "approved"
     # The already-approved payout: a no-op (R-126), no second audit row.
-    assert len(_audit(already, action=AuditAction.PAYOUT_APPROVED)) == 1
+    assert len(audit_rows("payout", already, action=AuditAction.PAYOUT_APPROVED)) == 1
     assert LedgerEntry.objects.count() == ledger_before  # approving moves no money
     assert_ledger_reconciles()
 
@@ -223,8 +186,8 @@ def test_approve_moves_each_requested_payout_and_reports_every_failure(office, o
 def test_approve_of_only_good_payouts_is_a_success_message(office, user):
     give_available(user, "40.00")
     payout = request(user, "40.00")
-    response = _action(office, "approve", [payout])
-    assert _messages(response) == [("success", "1 succeeded, 0 failed.")]
+    response = post_admin_action(office, CHANGELIST, "approve", [payout])
+    assert admin_messages(response) == [("success", "1 succeeded, 0 failed.")]
 
 
 # --- Reject (requested/approved → rejected; A-7 page; reason required) -------------------------------
@@ -241,7 +204,7 @@ def two_rejectable(operator):
 def test_reject_first_shows_an_intermediate_page_listing_the_payouts_and_amounts(office, two_rejectable):
     before = written_state()
 
-    page = _action(office, "reject", two_rejectable)
+    page = post_admin_action(office, CHANGELIST, "reject", two_rejectable)
 
     assert page.status_code == 200
     assert "admin/confirm_action.html" in [t.name for t in page.templates]
@@ -257,7 +220,7 @@ def test_reject_first_shows_an_intermediate_page_listing_the_payouts_and_amounts
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_reject_without_a_reason_is_refused_on_the_page(office, two_rejectable, reason):
     before = written_state()
-    page = _action(office, "reject", two_rejectable, apply="1", reason=reason)
+    page = post_admin_action(office, CHANGELIST, "reject", two_rejectable, apply="1", reason=reason)
     assert "admin/confirm_action.html" in [t.name for t in page.templates]
     assert page.context["form"].errors["reason"]
     assert written_state() == before
@@ -265,7 +228,7 @@ def test_reject_without_a_reason_is_refused_on_the_page(office, two_rejectable, 
 
 def test_reject_with_a_reason_over_500_characters_is_refused(office, two_rejectable):
     before = written_state()
-    page = _action(office, "reject", two_rejectable, apply="1", reason="r" * 501)
+    page = post_admin_action(office, CHANGELIST, "reject", two_rejectable, apply="1", reason="r" * 501)
     assert page.context["form"].errors["reason"]
     assert written_state() == before
 
@@ -274,9 +237,10 @@ def test_reject_with_a_reason_returns_the_money(office, operator, two_rejectable
     first, second = two_rejectable
     owners = [first.user, second.user]
 
-    response = _action(office, "reject", two_rejectable, apply="1", reason="IBAN does not match the holder")
+    response = post_admin_action(office, CHANGELIST, "reject", two_rejectable, apply="1",
+                                 reason="IBAN does not match the holder")
 
-    assert _messages(response) == [("success", "2 succeeded, 0 failed.")]
+    assert admin_messages(response) == [("success", "2 succeeded, 0 failed.")]
     for payout, owner, amount in zip(two_rejectable, owners, ("45.00", "60.00"), strict=True):
         payout = _fresh(payout)
         assert payout.status == S.REJECTED
@@ -286,7 +250,7 @@ def test_reject_with_a_reason_returns_the_money(office, operator, two_rejectable
         [entry] = LedgerEntry.objects.filter(payout=payout, reason=LedgerReason.PAYOUT_RETURNED)
         assert (entry.balance, entry.amount, entry.actor_type, entry.actor_id) == (
             BalanceName.AVAILABLE, D(amount), ActorType.ADMIN, operator.pk)
-        [row] = _audit(payout, action=AuditAction.PAYOUT_REJECTED)
+        [row] = audit_rows("payout", payout, action=AuditAction.PAYOUT_REJECTED)
         assert (row.actor_type, row.actor_id, row.outcome) == (ActorType.ADMIN, operator.pk, Outcome.SUCCESS)
         assert row.details["reason"] == "IBAN does not match the holder"
         assert row.details["amount"] == amount
@@ -297,13 +261,13 @@ def test_reject_of_a_processing_payout_fails_with_invalid_transition(office, ope
     processing = payout_in(S.PROCESSING, user=user, admin=operator)
     before = LedgerEntry.objects.count()
 
-    response = _action(office, "reject", [processing], apply="1", reason="too late")
+    response = post_admin_action(office, CHANGELIST, "reject", [processing], apply="1", reason="too late")
 
-    assert _messages(response)[0] == ("warning", "0 succeeded, 1 failed.")
-    assert "PAYOUT_INVALID_TRANSITION" in _messages(response)[1][1]
+    assert admin_messages(response)[0] == ("warning", "0 succeeded, 1 failed.")
+    assert "PAYOUT_INVALID_TRANSITION" in admin_messages(response)[1][1]
     assert _fresh(processing).status == S.PROCESSING
     assert LedgerEntry.objects.count() == before
-    [failure] = _audit(processing, outcome=Outcome.FAILURE)
+    [failure] = audit_rows("payout", processing, outcome=Outcome.FAILURE)
     assert (failure.action, failure.details["error_code"], failure.details["reason"]) == (
         AuditAction.PAYOUT_REJECTED, "PAYOUT_INVALID_TRANSITION", "too late")
 
@@ -314,7 +278,7 @@ def test_reject_settles_clawback_before_available(office, user):
     payout = request(user, "100.00")
     purchase_services.reverse_purchase(purchase_id=first.pk, reason=None, actor=Actor.system())
 
-    _action(office, "reject", [payout], apply="1", reason="chargeback on the account")
+    post_admin_action(office, CHANGELIST, "reject", [payout], apply="1", reason="chargeback on the account")
 
     assert (balances(user)["available"], balances(user)["clawback"]) == (D("30.00"), D("0.00"))
     assert_ledger_reconciles()
@@ -328,21 +292,22 @@ def test_mark_failed_needs_a_reason_and_returns_the_money(office, operator):
     processing = payout_in(S.PROCESSING, user=a, admin=operator, amount="25.00")
     approved = payout_in(S.APPROVED, user=b, admin=operator, amount="35.00")
 
-    page = _action(office, "mark_failed", [processing, approved])
+    page = post_admin_action(office, CHANGELIST, "mark_failed", [processing, approved])
     assert "admin/confirm_action.html" in [t.name for t in page.templates]
     assert "25.00 EUR (processing)" in page.content.decode() and "35.00 EUR (approved)" in page.content.decode()
-    refused = _action(office, "mark_failed", [processing, approved], apply="1", reason="")
+    refused = post_admin_action(office, CHANGELIST, "mark_failed", [processing, approved], apply="1", reason="")
     assert refused.context["form"].errors["reason"] and _fresh(processing).status == S.PROCESSING
 
-    response = _action(office, "mark_failed", [processing, approved], apply="1", reason="Beneficiary bank rejected")
+    response = post_admin_action(office, CHANGELIST, "mark_failed", [processing, approved], apply="1",
+                                 reason="Beneficiary bank rejected")
 
-    assert _messages(response)[0] == ("warning", "1 succeeded, 1 failed.")
-    assert "PAYOUT_INVALID_TRANSITION" in _messages(response)[1][1]
+    assert admin_messages(response)[0] == ("warning", "1 succeeded, 1 failed.")
+    assert "PAYOUT_INVALID_TRANSITION" in admin_messages(response)[1][1]
     processing = _fresh(processing)
     assert (processing.status, processing.status_reason) == (S.FAILED, "Beneficiary bank rejected")
     assert balances(a)["available"] == D("25.00")
     assert _fresh(approved).status == S.APPROVED and balances(b)["available"] == D("0.00")
-    [row] = _audit(processing, action=AuditAction.PAYOUT_FAILED)
+    [row] = audit_rows("payout", processing, action=AuditAction.PAYOUT_FAILED)
     assert (row.actor_id, row.details["reason"]) == (operator.pk, "Beneficiary bank rejected")
     assert_ledger_reconciles()
 
@@ -356,16 +321,16 @@ def test_mark_paid_shows_the_page_and_records_the_reference(office, operator):
     processing = payout_in(S.PROCESSING, user=b, admin=operator, amount="16.00")
     requested = payout_in(S.REQUESTED, user=c, admin=operator, amount="17.00")
 
-    page = _action(office, "mark_paid", [approved, processing, requested])
+    page = post_admin_action(office, CHANGELIST, "mark_paid", [approved, processing, requested])
     content = page.content.decode()
     assert "15.00 EUR (approved)" in content and "16.00 EUR (processing)" in content
     assert 'name="external_reference"' in content
     assert _fresh(approved).status == S.APPROVED
 
-    response = _action(office, "mark_paid", [approved, processing, requested], apply="1",
-                       external_reference="SEPA-2026-03-05")
+    response = post_admin_action(office, CHANGELIST, "mark_paid", [approved, processing, requested], apply="1",
+                                 external_reference="SEPA-2026-03-05")
 
-    assert _messages(response)[0] == ("warning", "2 succeeded, 1 failed.")
+    assert admin_messages(response)[0] == ("warning", "2 succeeded, 1 failed.")
     for payout, owner, amount in ((approved, a, "15.00"), (processing, b, "16.00")):
         payout = _fresh(payout)
         assert (payout.status, payout.external_reference) == (S.PAID, "SEPA-2026-03-05")
@@ -373,17 +338,17 @@ def test_mark_paid_shows_the_page_and_records_the_reference(office, operator):
         assert balances(owner)["paid"] == D(amount) and balances(owner)["available"] == D("0.00")
         [entry] = LedgerEntry.objects.filter(payout=payout, reason=LedgerReason.PAYOUT_PAID)
         assert (entry.balance, entry.amount, entry.actor_id) == (BalanceName.PAID, D(amount), operator.pk)
-        [row] = _audit(payout, action=AuditAction.PAYOUT_PAID)
+        [row] = audit_rows("payout", payout, action=AuditAction.PAYOUT_PAID)
         assert row.details["external_reference"] == "SEPA-2026-03-05"
     assert _fresh(requested).status == S.REQUESTED
-    assert _audit(requested, outcome=Outcome.FAILURE)[0].details["error_code"] == "PAYOUT_INVALID_TRANSITION"
+    assert audit_rows("payout", requested, outcome=Outcome.FAILURE)[0].details["error_code"] == "PAYOUT_INVALID_TRANSITION"
     assert_ledger_reconciles()
 
 
 def test_mark_paid_without_a_reference_leaves_it_empty(office, operator, user):
     approved = payout_in(S.APPROVED, user=user, admin=operator)
-    response = _action(office, "mark_paid", [approved], apply="1", external_reference="")
-    assert _messages(response) == [("success", "1 succeeded, 0 failed.")]
+    response = post_admin_action(office, CHANGELIST, "mark_paid", [approved], apply="1", external_reference="")
+    assert admin_messages(response) == [("success", "1 succeeded, 0 failed.")]
     assert (_fresh(approved).status, _fresh(approved).external_reference) == (S.PAID, None)
     assert_ledger_reconciles()
 
@@ -521,12 +486,12 @@ def test_idempotency_keys_are_listed_searchable_and_view_only(office, relaxed):
     listing = office.get(KEYS)
 
     assert listing.status_code == 200
-    assert _column_names(listing) == ["user email", "key", "payout", "response status", "created at"]
+    assert changelist_columns(listing) == ["user email", "key", "payout", "response status", "created at"]
     content = listing.content.decode()
     assert "alice@example.com" in content and "alice-key-1" in content
     assert f'href="/admin/payouts/payout/{with_key.pk}/change/"' in content
-    assert _listed(office.get(KEYS, {"q": "alice-key"})) == [key.pk]
-    assert len(_listed(office.get(KEYS, {"q": "alice@example"}))) == 2
+    assert changelist_pks(office.get(KEYS, {"q": "alice-key"})) == [key.pk]
+    assert len(changelist_pks(office.get(KEYS, {"q": "alice@example"}))) == 2
     assert listing.context["has_add_permission"] is False
     detail = office.get(f"{KEYS}{key.pk}/change/")
     assert detail.status_code == 200 and detail.context["has_change_permission"] is False

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.tests.factories import UserFactory
 from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
 from clicknback.audit.services import Actor
+from clicknback.testing import error_of, violation_fields
 from conftest import bearer_client
 from payouts import policies
 from payouts.models import Payout, PayoutStatus
@@ -25,14 +26,12 @@ from payouts.tests.factories import (
     assert_ledger_reconciles,
     backdate,
     balances,
-    error_of,
     give_available,
     hours_ago,
     move,
     payout_in,
     request,
     utc_now,
-    violation_fields,
     written_state,
 )
 from purchases import services as purchase_services

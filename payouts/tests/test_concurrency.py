@@ -2,14 +2,13 @@
 behind a barrier, each thread on its own connection (closed afterwards); money moves exactly as often
 as it should and the ledger still reconciles."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from accounts.tests.factories import AdminFactory, UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import run_together
 from conftest import bearer_client
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
 from payouts.tests.factories import (
@@ -33,29 +32,6 @@ D = Decimal
 def only_balance_binds(settings):
     settings.PAYOUT_MIN_INTERVAL_HOURS = 0
     settings.PAYOUT_WEEKLY_LIMIT = D("1000000.00")
-
-
-def run_together(*tasks):
-    """Each task in its own thread, released at once by a barrier; results (or exceptions) in task order."""
-    barrier = threading.Barrier(len(tasks))
-    results: list = [None] * len(tasks)
-
-    def worker(index, task):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = task()
-        except BaseException as exc:  # noqa: BLE001 — handed to the test, never swallowed
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, task)) for i, task in enumerate(tasks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "a thread is stuck (deadlock?)"
-    return results
 
 
 def responses(results) -> list:

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.testing import error_of
 from conftest import bearer_client
 from payouts import services
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
@@ -19,7 +20,6 @@ from payouts.tests.factories import (
     assert_ledger_reconciles,
     backdate,
     balances,
-    error_of,
     give_available,
     hours_ago,
     move,

@@ -9,12 +9,9 @@ import datetime as dt
 import io
 import itertools
 import logging
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +25,14 @@ from accounts.tests.factories import AdminFactory, UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
 from clicknback.flags.services import set_flag
+from clicknback.testing import (
+    assert_wallets_reconcile,
+    manage_py_env,
+    run_manage_py_workers,
+    start_manage_py,
+    stop_processes,
+    wait_until,
+)
 from merchants.tests.factories import MerchantFactory
 from offers import services as offer_services
 from payouts import processing, services
@@ -41,7 +46,6 @@ from purchases import services as purchase_services
 from wallets.models import LedgerEntry, LedgerReason, Wallet
 
 D = Decimal
-ROOT = Path(__file__).resolve().parents[2]
 FLAG = "payout_auto_process"
 _external_ids = itertools.count(1)
 
@@ -122,16 +126,6 @@ def summary_counts(output: str) -> dict:
     return {k: int(v) for k, v in (part.split("=") for part in line.split())}
 
 
-def assert_wallets_reconcile() -> None:
-    """R-182…R-185: `reconcile_wallets` exits 1 (SystemExit) on any mismatch."""
-    out = io.StringIO()
-    try:
-        call_command("reconcile_wallets", stdout=out)
-    except SystemExit as exc:
-        raise AssertionError(f"reconcile_wallets exited {exc.code}:\n{out.getvalue()}") from None
-    assert out.getvalue().rstrip().endswith(" 0 mismatches."), out.getvalue()
-
-
 def make_processing(payout: Payout, started_minutes_ago: float) -> Payout:
     """A payout some worker claimed (approved → processing, R-126) that many minutes ago."""
     services.change_payout_status(payout_id=payout.pk, target="processing", actor=Actor.system())
@@ -162,48 +156,9 @@ def several_payouts_per_user(settings):
     settings.PAYOUT_MIN_INTERVAL_HOURS = 0
 
 
-def database_url_of_test_db() -> str:
-    s = connections["default"].settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def job_env(**extra) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url_of_test_db(),
-        "DJANGO_SETTINGS_MODULE": "clicknback.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": "job-test-secret-key-that-is-at-least-32-bytes-long",
-        "JWT_SIGNING_KEY": "job-test-jwt-signing-key-at-least-32-bytes-long",
-        "PYTHONUNBUFFERED": "1",
-        **{key: str(value) for key, value in extra.items()},
-    }
-
-
 def start_job(args, env, out_path: Path) -> subprocess.Popen:
-    out = open(out_path, "w")
-    try:
-        return subprocess.Popen([sys.executable, "manage.py", "process_payouts", *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    finally:
-        out.close()
-
-
-def stop_all(processes) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`manage.py process_payouts <args>` as its own process on the test database; output to `out_path`."""
+    return start_manage_py("process_payouts", args, env, out_path)
 
 
 # --- paying approved payouts (R-177…R-180, R-127, R-129) ------------------------------------------
@@ -593,16 +548,8 @@ def test_two_worker_processes_together_pay_every_payout_exactly_once(tmp_path, s
     merchant = merchant_with_offer()
     users = [funded_user(merchant) for _ in range(10)]
     payouts = [approved_payout(user, admin, "20.00") for user in users for _ in range(3)]
-    env = job_env(PAYOUT_SIMULATED_DELAY_SECONDS="0.05")
-    processes = []
-    try:
-        for n in range(2):
-            processes.append(start_job(["--once"], env, tmp_path / f"worker{n}.log"))
-        for process in processes:
-            process.wait(timeout=60)
-    finally:
-        stop_all(processes)
-    outputs = [(tmp_path / f"worker{n}.log").read_text() for n in range(2)]
+    env = manage_py_env(PAYOUT_SIMULATED_DELAY_SECONDS="0.05")
+    processes, outputs = run_manage_py_workers("process_payouts", ["--once"], env, tmp_path)
 
     assert [p.returncode for p in processes] == [0, 0], outputs
     counts = [summary_counts(output) for output in outputs]
@@ -624,13 +571,13 @@ def test_a_worker_killed_mid_transfer_leaves_the_payout_processing_and_a_later_r
     admin = AdminFactory()
     user = funded_user()
     payout = approved_payout(user, admin, "70.00")
-    process = start_job(["--once"], job_env(PAYOUT_SIMULATED_DELAY_SECONDS=5), tmp_path / "killed.log")
+    process = start_job(["--once"], manage_py_env(PAYOUT_SIMULATED_DELAY_SECONDS=5), tmp_path / "killed.log")
     try:
         wait_until(lambda: fresh(payout).status == PayoutStatus.PROCESSING, 30, "the claim")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
-        stop_all([process])
+        stop_processes([process])
 
     assert process.returncode == -signal.SIGKILL
     stuck = fresh(payout)
@@ -641,11 +588,11 @@ def test_a_worker_killed_mid_transfer_leaves_the_payout_processing_and_a_later_r
     # Not yet stale under the default 15 minutes: a normal run leaves it alone.
     assert summary_counts(payout_job())["claimed"] == 0
 
-    recovery = start_job(["--once"], job_env(PAYOUT_STALE_PROCESSING_MINUTES=0), tmp_path / "recovery.log")
+    recovery = start_job(["--once"], manage_py_env(PAYOUT_STALE_PROCESSING_MINUTES=0), tmp_path / "recovery.log")
     try:
         recovery.wait(timeout=60)
     finally:
-        stop_all([recovery])
+        stop_processes([recovery])
 
     output = (tmp_path / "recovery.log").read_text()
     assert recovery.returncode == 0, output
@@ -664,13 +611,13 @@ def test_sigterm_during_a_transfer_finishes_that_payout_then_exits_0(tmp_path):
     admin = AdminFactory()
     payouts = [approved_payout(funded_user(), admin) for _ in range(3)]
     log = tmp_path / "loop.log"
-    process = start_job(["--interval", "60"], job_env(PAYOUT_SIMULATED_DELAY_SECONDS="1.5"), log)
+    process = start_job(["--interval", "60"], manage_py_env(PAYOUT_SIMULATED_DELAY_SECONDS="1.5"), log)
     try:
         wait_until(lambda: Payout.objects.filter(status=PayoutStatus.PROCESSING).exists(), 30, "the first claim")
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     finally:
-        stop_all([process])
+        stop_processes([process])
 
     assert process.returncode == 0, log.read_text()
     statuses = sorted(fresh(p).status for p in payouts)

@@ -2,17 +2,15 @@
 
 Offers are created through offers.services (live ones) or as ORM rows (any window, past ones
 included); purchases go through purchases.services so wallets, ledger and audit stay consistent
-(R-69). The helpers at the end move money the way the (not yet built) payouts app will, and prove
-the ledger with the real `reconcile_wallets` command.
+(R-69). The helper at the end moves money the way the (not yet built) payouts app will; the ledger
+is proved with the real `reconcile_wallets` command by `clicknback.testing.assert_wallets_reconcile`.
 """
 
 import datetime as dt
-import io
 import itertools
 from decimal import Decimal
 
 import factory
-from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +18,7 @@ from clicknback.audit.services import Actor
 from merchants.tests.factories import MerchantFactory
 from offers import services as offer_services
 from offers.models import CashbackType, Offer
+from offers.tests import factories as offers_factories
 from purchases import services
 from purchases.models import Purchase
 from wallets import services as wallet_services
@@ -48,19 +47,11 @@ def live_offer(*, merchant=None, cashback_type: str = CashbackType.PERCENT, cash
     )
 
 
-class OfferFactory(factory.django.DjangoModelFactory):
-    """An Offer row written by the ORM, so windows in the past (which the service refuses, R-43) are possible."""
+class OfferFactory(offers_factories.OfferFactory):
+    """An Offer row written by the ORM, so windows in the past (which the service refuses, R-43) are possible;
+    the offers tests' factory, live from 30 days ago (today−30 … today+30)."""
 
-    class Meta:
-        model = Offer
-
-    merchant = factory.SubFactory(MerchantFactory)
-    cashback_type = CashbackType.PERCENT
-    cashback_value = Decimal("5.00")
     start_date = factory.LazyFunction(lambda: today() - dt.timedelta(days=30))
-    end_date = factory.LazyFunction(lambda: today() + dt.timedelta(days=30))
-    monthly_cap_per_user = Decimal("100.00")
-    active = True
 
 
 def ingest(*, user, merchant, amount="100.00", currency: str = "EUR", external_id: str | None = None,
@@ -96,19 +87,3 @@ def simulate_paid_payout(*, user, amount) -> Wallet:
         movement.move(BalanceName.AVAILABLE, -amount, LedgerReason.PAYOUT_REQUESTED)
         movement.move(BalanceName.PAID, amount, LedgerReason.PAYOUT_PAID)
         return movement.save()
-
-
-def reconcile_output() -> str:
-    """R-182…R-185: run `reconcile_wallets`; a mismatch makes it exit 1 (SystemExit), failing the test."""
-    out = io.StringIO()
-    try:
-        call_command("reconcile_wallets", stdout=out)
-    except SystemExit as exc:
-        raise AssertionError(f"reconcile_wallets exited {exc.code}:\n{out.getvalue()}") from None
-    return out.getvalue()
-
-
-def assert_wallets_reconcile() -> None:
-    output = reconcile_output()
-    assert output.rstrip().endswith(" 0 mismatches."), output
-    assert "MISMATCH" not in output, output

@@ -14,8 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from clicknback import testing
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
+from clicknback.testing import assert_wallets_reconcile, error_of
 from conftest import bearer_client
 from merchants.models import Merchant
 from merchants.tests.factories import MerchantFactory
@@ -32,7 +34,6 @@ from purchases.models import Purchase, PurchaseStatus
 from purchases.policies import month_bounds
 from purchases.tests.factories import (
     OfferFactory,
-    assert_wallets_reconcile,
     confirm,
     ingest,
     live_offer,
@@ -62,19 +63,9 @@ DETAILS_KEYS = USER_ITEM_KEYS | {"external_id", "user_id", "merchant_id", "offer
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code, error
-    return error
-
-
 def violation_fields(response) -> set[str]:
-    error = error_of(response, 400, "VALIDATION_ERROR")
-    return {v["field"] for v in error["details"]["violations"]}
+    """The violated fields as a set: these tests do not depend on the order the API lists them in."""
+    return set(testing.violation_fields(response))
 
 
 def body_for(user, merchant, **overrides) -> dict:

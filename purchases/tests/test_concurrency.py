@@ -1,50 +1,25 @@
 """Races on real PostgreSQL with real threads (R-84, R-96, R-201): requests start together behind a
 barrier, each thread uses its own connection and closes it; afterwards the ledger must reconcile."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from accounts.tests.factories import UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
+from clicknback.testing import assert_wallets_reconcile, run_together
 from conftest import bearer_client
 from purchases import services
 from purchases.exceptions import DuplicatePurchase, PurchaseAlreadyReversed, PurchaseNotPending
 from purchases.models import Purchase, PurchaseStatus
-from purchases.tests.factories import assert_wallets_reconcile, ingest, live_offer, next_external_id
+from purchases.tests.factories import ingest, live_offer, next_external_id
 from wallets.models import CashbackTransaction, LedgerEntry, Wallet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
 THREADS = 20
-
-
-def run_together(*tasks):
-    """Run each task in its own thread, released at once by a barrier; returns their results or
-    exceptions in task order. Every thread closes its DB connection."""
-    barrier = threading.Barrier(len(tasks))
-    results: list = [None] * len(tasks)
-
-    def worker(index, task):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = task()
-        except BaseException as exc:  # noqa: BLE001 — reported to the test, never swallowed
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, task)) for i, task in enumerate(tasks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "a thread is stuck (deadlock?)"
-    return results
 
 
 def wallet_of(user) -> Wallet:

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -26,6 +25,14 @@ from accounts.tests.factories import AdminFactory, UserFactory
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
 from clicknback.flags.services import set_flag
+from clicknback.testing import (
+    assert_wallets_reconcile,
+    manage_py_env,
+    run_manage_py_workers,
+    start_manage_py,
+    stop_processes,
+    wait_until,
+)
 from merchants.tests.factories import MerchantFactory
 from offers import services as offer_services
 from purchases import confirmation, services
@@ -35,7 +42,6 @@ from purchases.verification import PENDING, Verdict
 from wallets.models import CashbackStatus, CashbackTransaction, LedgerEntry, LedgerReason, Wallet
 
 D = Decimal
-ROOT = Path(__file__).resolve().parents[2]
 CASHBACK = D("100.00")
 FLAG = "purchase_auto_confirm"
 NO_MATCH_REASON = "No matching bank movement after 3 verification attempts."
@@ -85,16 +91,6 @@ def one_pass(verifier=None, batch_size: int = 100, interval: int = 60):
     return run_pass(batch_size=batch_size, interval=timedelta(seconds=interval), verifier=verifier)
 
 
-def assert_wallets_reconcile() -> None:
-    """R-182…R-185: `reconcile_wallets` exits 1 (SystemExit) on any mismatch."""
-    out = io.StringIO()
-    try:
-        call_command("reconcile_wallets", stdout=out)
-    except SystemExit as exc:
-        raise AssertionError(f"reconcile_wallets exited {exc.code}:\n{out.getvalue()}") from None
-    assert out.getvalue().rstrip().endswith(" 0 mismatches."), out.getvalue()
-
-
 def confirmed_entries(purchase) -> list:
     """The pending-balance leg of a confirmation (R-91): pending −c, reason cashback_confirmed."""
     return list(LedgerEntry.objects.filter(purchase=purchase, reason=LedgerReason.CASHBACK_CONFIRMED,
@@ -142,49 +138,9 @@ class SlowVerifier:
         return Verdict("confirmed")
 
 
-def database_url_of_test_db() -> str:
-    s = connections["default"].settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-
-def job_env(**extra) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url_of_test_db(),
-        "DJANGO_SETTINGS_MODULE": "clicknback.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": "job-test-secret-key-that-is-at-least-32-bytes-long",
-        "JWT_SIGNING_KEY": "job-test-jwt-signing-key-at-least-32-bytes-long",
-        "PYTHONUNBUFFERED": "1",
-        **{key: str(value) for key, value in extra.items()},
-    }
-
-
 def start_job(args, env, out_path: Path) -> subprocess.Popen:
-    out = open(out_path, "w")
-    try:
-        return subprocess.Popen([sys.executable, "manage.py", "confirm_purchases", *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    finally:
-        out.close()  # the child keeps its own descriptor
-
-
-def stop_all(processes) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`manage.py confirm_purchases <args>` as its own process on the test database; output to `out_path`."""
+    return start_manage_py("confirm_purchases", args, env, out_path)
 
 
 def summary_lines(output: str) -> list[str]:
@@ -600,16 +556,8 @@ def test_two_worker_processes_together_confirm_every_purchase_exactly_once(tmp_p
     users = [UserFactory() for _ in range(4)]
     merchants = [merchant_with_offer(), merchant_with_offer()]
     purchases = [ingest(users[i % 4], merchants[i % 2]) for i in range(40)]
-    env = job_env(PURCHASE_VERIFIER_CLASS=f"{__name__}.SlowVerifier", SLOW_VERIFIER_SECONDS="0.05")
-    processes = []
-    try:
-        for n in range(2):
-            processes.append(start_job(["--once"], env, tmp_path / f"worker{n}.log"))
-        for process in processes:
-            process.wait(timeout=60)
-    finally:
-        stop_all(processes)
-    outputs = [(tmp_path / f"worker{n}.log").read_text() for n in range(2)]
+    env = manage_py_env(PURCHASE_VERIFIER_CLASS=f"{__name__}.SlowVerifier", SLOW_VERIFIER_SECONDS="0.05")
+    processes, outputs = run_manage_py_workers("confirm_purchases", ["--once"], env, tmp_path)
 
     assert [p.returncode for p in processes] == [0, 0], outputs
     counts = [summary_counts(output) for output in outputs]
@@ -629,7 +577,7 @@ def test_two_worker_processes_together_confirm_every_purchase_exactly_once(tmp_p
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_stops_a_sleeping_worker_loop_promptly_with_exit_status_0(tmp_path):
     log = tmp_path / "loop.log"
-    process = start_job(["--interval", "60"], job_env(), log)
+    process = start_job(["--interval", "60"], manage_py_env(), log)
     try:
         wait_until(lambda: summary_lines(log.read_text()), 30, "the first pass")
         started = time.monotonic()
@@ -637,7 +585,7 @@ def test_sigterm_stops_a_sleeping_worker_loop_promptly_with_exit_status_0(tmp_pa
         process.wait(timeout=10)
         elapsed = time.monotonic() - started
     finally:
-        stop_all([process])
+        stop_processes([process])
 
     assert process.returncode == 0, log.read_text()
     assert elapsed < 3, f"took {elapsed:.1f}s to stop"
@@ -649,15 +597,15 @@ def test_sigterm_during_a_purchase_finishes_that_purchase_then_exits_0(tmp_path)
     user, merchant = UserFactory(), merchant_with_offer()
     purchases = [ingest(user, merchant) for _ in range(3)]
     trace, log = tmp_path / "trace", tmp_path / "loop.log"
-    env = job_env(PURCHASE_VERIFIER_CLASS=f"{__name__}.SlowVerifier", SLOW_VERIFIER_SECONDS="1.5",
-                  JOB_TRACE_FILE=trace)
+    env = manage_py_env(PURCHASE_VERIFIER_CLASS=f"{__name__}.SlowVerifier", SLOW_VERIFIER_SECONDS="1.5",
+                        JOB_TRACE_FILE=trace)
     process = start_job(["--interval", "60"], env, log)
     try:
         wait_until(lambda: trace.exists() and trace.read_text().strip(), 30, "the first verification")
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     finally:
-        stop_all([process])
+        stop_processes([process])
 
     assert process.returncode == 0, log.read_text()
     [in_progress] = trace.read_text().split()

@@ -9,9 +9,10 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import AdminFactory, UserFactory
+from accounts.tests.factories import UserFactory
 from clicknback.audit.models import ActorType, AuditAction, AuditLog, Outcome
 from clicknback.audit.services import Actor
+from clicknback.testing import admin_messages, audit_rows, changelist_columns, changelist_pks, post_admin_action
 from purchases.models import Purchase, PurchaseStatus
 from wallets import services as wallet_services
 from wallets.models import BalanceName, CashbackStatus, CashbackTransaction, LedgerEntry, LedgerReason, Wallet
@@ -39,45 +40,8 @@ PURCHASES = "/admin/purchases/purchase/"
 
 
 @pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-@pytest.fixture
 def merchant():
     return live_merchant()  # 10 %
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _listed(response) -> list:
-    return [obj.pk for obj in response.context["cl"].result_list]
-
-
-def _column_names(response) -> list[str]:
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
-    headers = [str(header["text"]).lower() for header in result_headers(response.context["cl"])]
-    return [name for name in headers if not name.startswith("<input")]  # the action checkbox
-
-
-def _action(office, url, action, objects, **extra):
-    data = {"action": action, "index": 0, "_selected_action": [str(o.pk) for o in objects], **extra}
-    return office.post(url, data, follow=True)
-
-
-def _audit(purchase, **filters):
-    return list(AuditLog.objects.filter(resource_type="purchase", resource_id=str(purchase.pk), **filters)
-                .order_by("occurred_at"))
 
 
 # --- Wallets: list, filters, search --------------------------------------------------------------
@@ -103,7 +67,7 @@ def test_wallet_changelist_shows_the_spec_columns_and_balances(office, three_wal
     response = office.get(WALLETS)
 
     assert response.status_code == 200
-    assert _column_names(response) == ["user email", "pending balance", "available balance", "paid balance",
+    assert changelist_columns(response) == ["user email", "pending balance", "available balance", "paid balance",
                                        "clawback balance", "updated at"]
     content = response.content.decode()
     assert "rich@example.com" in content and "owing@example.com" in content
@@ -113,10 +77,10 @@ def test_wallet_changelist_shows_the_spec_columns_and_balances(office, three_wal
 def test_wallet_filters_has_clawback_and_has_available(office, operator, three_wallets):
     rich, owing, idle = three_wallets
 
-    assert _listed(office.get(WALLETS, {"has_clawback": "yes"})) == [owing.pk]
-    assert set(_listed(office.get(WALLETS, {"has_clawback": "no"}))) == {rich.pk, idle.pk, operator.pk}
-    assert _listed(office.get(WALLETS, {"has_available": "yes"})) == [rich.pk]
-    assert set(_listed(office.get(WALLETS, {"has_available": "no"}))) == {owing.pk, idle.pk, operator.pk}
+    assert changelist_pks(office.get(WALLETS, {"has_clawback": "yes"})) == [owing.pk]
+    assert set(changelist_pks(office.get(WALLETS, {"has_clawback": "no"}))) == {rich.pk, idle.pk, operator.pk}
+    assert changelist_pks(office.get(WALLETS, {"has_available": "yes"})) == [rich.pk]
+    assert set(changelist_pks(office.get(WALLETS, {"has_available": "no"}))) == {owing.pk, idle.pk, operator.pk}
 
 
 def test_wallet_search_by_email_and_by_full_user_id(office, three_wallets):
@@ -125,8 +89,8 @@ def test_wallet_search_by_email_and_by_full_user_id(office, three_wallets):
     by_email = office.get(WALLETS, {"q": "owing@"})
     by_id = office.get(WALLETS, {"q": str(rich.pk)})
 
-    assert (by_email.status_code, _listed(by_email)) == (200, [owing.pk])
-    assert (by_id.status_code, _listed(by_id)) == (200, [rich.pk])
+    assert (by_email.status_code, changelist_pks(by_email)) == (200, [owing.pk])
+    assert (by_id.status_code, changelist_pks(by_id)) == (200, [rich.pk])
 
 
 def test_wallet_changelist_costs_no_query_per_row(office, merchant):
@@ -279,7 +243,7 @@ def test_ledger_link_filters_the_ledger_list_on_that_wallet(office, merchant):
     response = office.get(LEDGER, {"wallet__user__id__exact": str(user.pk)})
 
     assert response.status_code == 200
-    assert set(_listed(response)) == set(LedgerEntry.objects.filter(wallet_id=user.pk).values_list("pk", flat=True))
+    assert set(changelist_pks(response)) == set(LedgerEntry.objects.filter(wallet_id=user.pk).values_list("pk", flat=True))
 
 
 # --- Check consistency: read-only, error messages, no audit row ----------------------------
@@ -290,10 +254,10 @@ def test_check_consistency_on_clean_wallets_reports_success(office, merchant):
     confirm(ingest(user, merchant, "100.00"))
     audit_rows = AuditLog.objects.count()
 
-    response = _action(office, WALLETS, "check_consistency", [Wallet.objects.get(pk=user.pk)])
+    response = post_admin_action(office, WALLETS, "check_consistency", [Wallet.objects.get(pk=user.pk)])
 
     assert response.status_code == 200
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert [level for level, _ in messages] == ["success"]
     assert "no mismatch" in messages[0][1]
     assert AuditLog.objects.count() == audit_rows
@@ -307,10 +271,11 @@ def test_check_consistency_reports_each_mismatch_as_an_error_and_writes_nothing(
     Wallet.objects.filter(pk=broken.pk).update(available_balance=D("12.00"))
     audit_rows, entries = AuditLog.objects.count(), LedgerEntry.objects.count()
 
-    response = _action(office, WALLETS, "check_consistency", Wallet.objects.filter(pk__in=[broken.pk, clean.pk]))
+    response = post_admin_action(office, WALLETS, "check_consistency",
+                                 Wallet.objects.filter(pk__in=[broken.pk, clean.pk]))
 
     assert response.status_code == 200
-    assert _messages(response) == [
+    assert admin_messages(response) == [
         ("error", f"MISMATCH user={broken.pk} check=C1 balance=available expected=10.00 actual=12.00"),
         ("error", f"MISMATCH user={broken.pk} check=C2 balance=available expected=10.00 actual=12.00"),
         ("error", f"MISMATCH user={broken.pk} check=C6 balance=- expected=10.00 actual=12.00"),
@@ -335,15 +300,15 @@ def test_ledger_changelist_columns_filters_and_search(office, merchant):
     assert response.status_code == 200
     for column in ["id", "created at", "user email", "balance", "amount", "balance after", "reason", "purchase",
                    "payout", "actor type"]:
-        assert any(column in name for name in _column_names(response)), (column, _column_names(response))
-    assert set(_listed(office.get(LEDGER, {"reason": "cashback_confirmed"}))) == set(confirmed.values_list("pk", flat=True))
-    assert set(_listed(office.get(LEDGER, {"balance": "available"}))) == {confirmed.get(balance="available").pk}
-    assert set(_listed(office.get(LEDGER, {"actor_type": "admin"}))) == set()
-    assert set(_listed(office.get(LEDGER, {"q": "ledger.person"}))) == set(
+        assert any(column in name for name in changelist_columns(response)), (column, changelist_columns(response))
+    assert set(changelist_pks(office.get(LEDGER, {"reason": "cashback_confirmed"}))) == set(confirmed.values_list("pk", flat=True))
+    assert set(changelist_pks(office.get(LEDGER, {"balance": "available"}))) == {confirmed.get(balance="available").pk}
+    assert set(changelist_pks(office.get(LEDGER, {"actor_type": "admin"}))) == set()
+    assert set(changelist_pks(office.get(LEDGER, {"q": "ledger.person"}))) == set(
         LedgerEntry.objects.filter(wallet_id=user.pk).values_list("pk", flat=True))
-    assert _listed(office.get(LEDGER, {"q": str(other.pk)})) == [LedgerEntry.objects.get(purchase=other).pk]
+    assert changelist_pks(office.get(LEDGER, {"q": str(other.pk)})) == [LedgerEntry.objects.get(purchase=other).pk]
     operation = confirmed.first().operation_id
-    assert set(_listed(office.get(LEDGER, {"q": str(operation)}))) == set(confirmed.values_list("pk", flat=True))
+    assert set(changelist_pks(office.get(LEDGER, {"q": str(operation)}))) == set(confirmed.values_list("pk", flat=True))
 
 
 def test_ledger_search_by_payout_id(office, merchant):
@@ -353,8 +318,8 @@ def test_ledger_search_by_payout_id(office, merchant):
 
     response = office.get(LEDGER, {"q": str(payout.pk)})
 
-    assert set(_listed(response)) == set(LedgerEntry.objects.filter(payout=payout).values_list("pk", flat=True))
-    assert len(_listed(response)) == 2
+    assert set(changelist_pks(response)) == set(LedgerEntry.objects.filter(payout=payout).values_list("pk", flat=True))
+    assert len(changelist_pks(response)) == 2
 
 
 def test_cashback_changelist_columns_filter_and_search(office, merchant):
@@ -367,14 +332,14 @@ def test_cashback_changelist_columns_filter_and_search(office, merchant):
     response = office.get(CASHBACK)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for column in ["user email", "purchase", "amount", "status", "created at", "updated at"]:
         assert any(column in name for name in columns), (column, columns)
     reversed_cb = CashbackTransaction.objects.get(purchase=reversed_one)
-    assert _listed(office.get(CASHBACK, {"status__exact": "reversed"})) == [reversed_cb.pk]
-    assert set(_listed(office.get(CASHBACK, {"q": "cb.person"}))) == {
+    assert changelist_pks(office.get(CASHBACK, {"status__exact": "reversed"})) == [reversed_cb.pk]
+    assert set(changelist_pks(office.get(CASHBACK, {"q": "cb.person"}))) == {
         reversed_cb.pk, CashbackTransaction.objects.get(purchase=pending).pk}
-    assert _listed(office.get(CASHBACK, {"q": str(pending.pk)})) == [CashbackTransaction.objects.get(purchase=pending).pk]
+    assert changelist_pks(office.get(CASHBACK, {"q": str(pending.pk)})) == [CashbackTransaction.objects.get(purchase=pending).pk]
 
 
 def test_purchase_changelist_columns_filters_and_search(office, merchant):
@@ -386,15 +351,15 @@ def test_purchase_changelist_columns_filters_and_search(office, merchant):
     response = office.get(PURCHASES)
 
     assert response.status_code == 200
-    columns = _column_names(response)
+    columns = changelist_columns(response)
     for column in ["external id", "user email", "merchant", "amount", "currency", "cashback amount", "status",
                    "source", "verification attempts", "created at"]:
         assert column in columns, (column, columns)
     assert response.context["cl"].list_per_page == 50
-    assert _listed(office.get(PURCHASES, {"status__exact": "confirmed"})) == [confirmed.pk]
-    assert _listed(office.get(PURCHASES, {"q": "shopper@"})) == [pending.pk]
-    assert _listed(office.get(PURCHASES, {"q": pending.external_id})) == [pending.pk]
-    assert _listed(office.get(PURCHASES, {"q": str(confirmed.pk)})) == [confirmed.pk]
+    assert changelist_pks(office.get(PURCHASES, {"status__exact": "confirmed"})) == [confirmed.pk]
+    assert changelist_pks(office.get(PURCHASES, {"q": "shopper@"})) == [pending.pk]
+    assert changelist_pks(office.get(PURCHASES, {"q": pending.external_id})) == [pending.pk]
+    assert changelist_pks(office.get(PURCHASES, {"q": str(confirmed.pk)})) == [confirmed.pk]
 
 
 # --- Purchases: Confirm (R-91, A-5, A-6, R-192) --------------------------------------------------
@@ -405,10 +370,10 @@ def test_confirm_action_confirms_pending_purchases_through_the_service(office, o
     purchase = ingest(user, merchant, "100.00")
     before = last_entry_id()
 
-    response = _action(office, PURCHASES, "confirm", [purchase])
+    response = post_admin_action(office, PURCHASES, "confirm", [purchase])
 
     assert response.status_code == 200
-    assert _messages(response) == [("success", "1 succeeded, 0 failed.")]
+    assert admin_messages(response) == [("success", "1 succeeded, 0 failed.")]
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.CONFIRMED and purchase.confirmed_at is not None
     entries = entries_after(before)
@@ -417,7 +382,7 @@ def test_confirm_action_confirms_pending_purchases_through_the_service(office, o
         ("available", D("10.00"), D("10.00"), "cashback_confirmed"),
     ]
     assert {(e.actor_type, e.actor_id) for e in entries} == {(ActorType.ADMIN, operator.pk)}
-    (row,) = _audit(purchase, action=AuditAction.PURCHASE_CONFIRMED)
+    (row,) = audit_rows("purchase", purchase, action=AuditAction.PURCHASE_CONFIRMED)
     assert (row.actor_type, row.actor_id, row.outcome) == (ActorType.ADMIN, operator.pk, Outcome.SUCCESS)
     assert balances(user)["available"] == D("10.00")
 
@@ -431,9 +396,9 @@ def test_confirm_action_on_non_pending_fails_per_object_with_a_failure_audit_row
     reverse(gone)
     before = last_entry_id()
 
-    response = _action(office, PURCHASES, "confirm", [pending, already, gone])
+    response = post_admin_action(office, PURCHASES, "confirm", [pending, already, gone])
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert messages[0] == ("warning", "1 succeeded, 2 failed.")
     errors = [text for level, text in messages[1:] if level == "error"]
     assert len(errors) == 2 and all("PURCHASE_NOT_PENDING" in text for text in errors)
@@ -443,7 +408,7 @@ def test_confirm_action_on_non_pending_fails_per_object_with_a_failure_audit_row
     assert Purchase.objects.get(pk=gone.pk).status == PurchaseStatus.REVERSED
     assert {e.purchase_id for e in entries_after(before)} == {pending.pk}  # failures moved no money
     for refused, status in ((already, "confirmed"), (gone, "reversed")):
-        (row,) = _audit(refused, outcome=Outcome.FAILURE)
+        (row,) = audit_rows("purchase", refused, outcome=Outcome.FAILURE)
         assert (row.action, row.actor_type, row.actor_id) == (AuditAction.PURCHASE_CONFIRMED, ActorType.ADMIN,
                                                               operator.pk)
         assert row.details["error_code"] == "PURCHASE_NOT_PENDING"
@@ -470,7 +435,7 @@ def test_reverse_action_first_shows_an_intermediate_page_listing_amounts(office,
     # Nothing happened yet.
     assert Purchase.objects.get(pk=purchase.pk).status == PurchaseStatus.PENDING
     assert entries_after(before) == []
-    assert not _audit(purchase, action=AuditAction.PURCHASE_REVERSED)
+    assert not audit_rows("purchase", purchase, action=AuditAction.PURCHASE_REVERSED)
 
 
 def test_reverse_action_with_a_reason_reverses_through_the_service(office, operator, merchant):
@@ -481,9 +446,9 @@ def test_reverse_action_with_a_reason_reverses_through_the_service(office, opera
     paid_out(user, "7.00")  # available 3.00
     before = last_entry_id()
 
-    response = _action(office, PURCHASES, "reverse", [pending, confirmed], apply="1", reason="Chargeback 42")
+    response = post_admin_action(office, PURCHASES, "reverse", [pending, confirmed], apply="1", reason="Chargeback 42")
 
-    assert _messages(response)[0] == ("success", "2 succeeded, 0 failed.")
+    assert admin_messages(response)[0] == ("success", "2 succeeded, 0 failed.")
     for purchase in (pending, confirmed):
         purchase.refresh_from_db()
         assert (purchase.status, purchase.status_reason, purchase.cashback_amount) == (
@@ -496,7 +461,7 @@ def test_reverse_action_with_a_reason_reverses_through_the_service(office, opera
     assert {(e.actor_type, e.actor_id) for e in entries_after(before)} == {(ActorType.ADMIN, operator.pk)}
     assert balances(user) == {"pending": D("0.00"), "available": D("0.00"), "paid": D("7.00"),
                               "clawback": D("7.00")}
-    (row,) = _audit(confirmed, action=AuditAction.PURCHASE_REVERSED)
+    (row,) = audit_rows("purchase", confirmed, action=AuditAction.PURCHASE_REVERSED)
     assert (row.actor_type, row.actor_id, row.outcome) == (ActorType.ADMIN, operator.pk, Outcome.SUCCESS)
     assert row.details["from"] == "confirmed"
     assert row.details["reason"] == "Chargeback 42"
@@ -507,7 +472,7 @@ def test_reverse_action_with_a_reason_reverses_through_the_service(office, opera
 def test_reverse_action_without_a_reason_stores_none(office, merchant):
     purchase = ingest(UserFactory(), merchant, "50.00")
 
-    _action(office, PURCHASES, "reverse", [purchase], apply="1", reason="")
+    post_admin_action(office, PURCHASES, "reverse", [purchase], apply="1", reason="")
 
     purchase.refresh_from_db()
     assert (purchase.status, purchase.status_reason) == (PurchaseStatus.REVERSED, None)
@@ -533,17 +498,17 @@ def test_reverse_action_refuses_reversed_and_rejected_with_failure_audit_rows(of
     fine = ingest(user, merchant, "70.00")
     before = last_entry_id()
 
-    response = _action(office, PURCHASES, "reverse", [done, dead, fine], apply="1", reason="dup")
+    response = post_admin_action(office, PURCHASES, "reverse", [done, dead, fine], apply="1", reason="dup")
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert messages[0] == ("warning", "1 succeeded, 2 failed.")
     errors = " ".join(text for level, text in messages if level == "error")
     assert "PURCHASE_ALREADY_REVERSED" in errors and "PURCHASE_NOT_REVERSIBLE" in errors
     assert {e.purchase_id for e in entries_after(before)} == {fine.pk}
-    (row,) = _audit(done, outcome=Outcome.FAILURE)
+    (row,) = audit_rows("purchase", done, outcome=Outcome.FAILURE)
     assert (row.action, row.actor_type, row.actor_id) == (AuditAction.PURCHASE_REVERSED, ActorType.ADMIN, operator.pk)
     assert row.details["error_code"] == "PURCHASE_ALREADY_REVERSED"
-    (row,) = _audit(dead, outcome=Outcome.FAILURE)
+    (row,) = audit_rows("purchase", dead, outcome=Outcome.FAILURE)
     assert row.details["error_code"] == "PURCHASE_NOT_REVERSIBLE"
     assert Purchase.objects.get(pk=dead.pk).status == PurchaseStatus.REJECTED
 

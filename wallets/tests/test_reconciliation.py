@@ -6,14 +6,13 @@ import subprocess
 import sys
 import uuid
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection, transaction
 
 from accounts.tests.factories import UserFactory
 from clicknback.audit.models import ActorType
+from clicknback.testing import PROJECT_ROOT, database_url_of_test_db
 from wallets.models import (
     BalanceName,
     CashbackStatus,
@@ -36,7 +35,6 @@ from wallets.tests.helpers import (
 )
 
 D = Decimal
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
@@ -317,20 +315,12 @@ def _run_process(database_url: str, *args) -> subprocess.CompletedProcess:
     )
 
 
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    credentials = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        credentials += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_r185_command_process_exits_1_and_prints_the_mismatch_then_0_when_clean():
     merchant = live_merchant()
     with transaction.atomic():
         user, _ = _confirmed_user(merchant)
-    url = _test_database_url()
+    url = database_url_of_test_db()
 
     clean = _run_process(url)
     assert clean.returncode == 0, clean.stderr

@@ -2,12 +2,11 @@
 (R-112, R-117, R-118), the no-negative rule (R-114), clawback (R-115, R-116), wallet creation (R-13,
 R-119) and the append-only ledger (R-112)."""
 
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from accounts import services as account_services
 from accounts.models import User
@@ -15,6 +14,7 @@ from accounts.signals import account_created
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from clicknback.audit.models import ActorType
 from clicknback.audit.services import Actor
+from clicknback.testing import run_together
 from purchases.models import Purchase, PurchaseStatus
 from wallets import services as wallet_services
 from wallets.exceptions import LedgerInvariantBroken
@@ -512,23 +512,9 @@ def test_r6_concurrent_confirmations_of_one_users_purchases_lose_no_update():
     user = UserFactory()
     merchant = live_merchant()
     purchases = [ingest(user, merchant, f"{10 * (i + 1)}.00") for i in range(6)]  # 1.00 … 6.00
-    barrier = threading.Barrier(len(purchases))
-    errors = []
 
-    def confirm_one(purchase):
-        try:
-            barrier.wait(timeout=10)
-            confirm(purchase)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=confirm_one, args=(p,)) for p in purchases]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_together(*[lambda p=p: confirm(p) for p in purchases])
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
 
     assert errors == []
     assert balances(user) == {**ALL_ZERO, "available": D("21.00")}

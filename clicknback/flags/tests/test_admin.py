@@ -3,12 +3,18 @@
 import uuid
 
 import pytest
-from django.test import Client
 
-from accounts.tests.factories import AdminFactory
-from clicknback.audit.models import AuditAction, AuditLog
+from clicknback.audit.models import AuditAction
 from clicknback.flags.models import FeatureFlag
 from clicknback.flags.tests.factories import FeatureFlagFactory
+from clicknback.testing import (
+    admin_form_errors,
+    admin_messages,
+    audit_rows,
+    changelist_columns,
+    changelist_pks,
+    post_admin_action,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,53 +23,16 @@ KEY = "purchase_auto_confirm"
 USER_ID = "11111111-1111-4111-8111-111111111111"
 
 
-@pytest.fixture
-def operator():
-    return AdminFactory()
-
-
-@pytest.fixture
-def office(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
-def _run_action(office, action: str, *flags, **extra):
-    data = {"action": action, "index": 0, "_selected_action": [str(f.pk) for f in flags], **extra}
-    return office.post(FLAGS, data, follow=True)
-
-
-def _audit_rows(action=None):
-    rows = AuditLog.objects.filter(resource_type="feature_flag").order_by("occurred_at")
-    return list(rows.filter(action=action) if action else rows)
-
-
-def _listed(response) -> set:
-    return {f.pk for f in response.context["cl"].result_list}
-
-
-def _form_errors(response) -> dict:
-    assert response.status_code == 200, response.status_code
-    return response.context["adminform"].form.errors
-
-
 # --- Changelist ----------------------------------------------------------------------------------
 
 
 def test_changelist_shows_the_spec_columns(office):
-    from django.contrib.admin.templatetags.admin_list import result_headers
-
     FeatureFlagFactory(key=KEY, scope_type="user", scope_id=uuid.UUID(USER_ID), description="Paused for a review")
 
     response = office.get(FLAGS)
 
     assert response.status_code == 200
-    columns = [str(h["text"]).lower() for h in result_headers(response.context["cl"])][1:]  # after the checkbox
+    columns = changelist_columns(response)  # the action checkbox left out
     assert columns == ["key", "scope type", "scope id", "enabled", "description", "updated at"]
     assert KEY.encode() in response.content and b"Paused for a review" in response.content
     assert USER_ID[:8].encode() in response.content  # ids shortened
@@ -74,8 +43,8 @@ def test_changelist_filters_on_scope_type_and_enabled(office):
     user_off = FeatureFlagFactory(scope_type="user", enabled=False)
     merchant_on = FeatureFlagFactory(scope_type="merchant", enabled=True)
 
-    assert _listed(office.get(FLAGS, {"scope_type__exact": "user"})) == {user_off.pk}
-    assert _listed(office.get(FLAGS, {"enabled__exact": "1"})) == {global_on.pk, merchant_on.pk}
+    assert set(changelist_pks(office.get(FLAGS, {"scope_type__exact": "user"}))) == {user_off.pk}
+    assert set(changelist_pks(office.get(FLAGS, {"enabled__exact": "1"}))) == {global_on.pk, merchant_on.pk}
 
 
 def test_changelist_searches_key_text_and_a_full_scope_id(office):
@@ -83,8 +52,8 @@ def test_changelist_searches_key_text_and_a_full_scope_id(office):
     FeatureFlagFactory(key="payout_auto_process")
     same_key = FeatureFlagFactory(key=KEY)
 
-    assert _listed(office.get(FLAGS, {"q": "auto_confirm"})) == {wanted.pk, same_key.pk}
-    assert _listed(office.get(FLAGS, {"q": USER_ID.upper()})) == {wanted.pk}
+    assert set(changelist_pks(office.get(FLAGS, {"q": "auto_confirm"}))) == {wanted.pk, same_key.pk}
+    assert set(changelist_pks(office.get(FLAGS, {"q": USER_ID.upper()}))) == {wanted.pk}
 
 
 def test_changelist_offers_bulk_delete_for_flags_only_r8(office):
@@ -113,7 +82,7 @@ def test_add_creates_through_the_service_with_an_audit_row(office, operator):
     assert (flag.key, flag.enabled, flag.scope_type, flag.scope_id, flag.description) == (
         KEY, False, "global", None, "Pause the job"
     )
-    (row,) = _audit_rows()
+    (row,) = audit_rows("feature_flag")
     assert (row.action, row.actor_type, row.actor_id, row.resource_id) == (
         AuditAction.FEATURE_FLAG_SET, "admin", operator.pk, str(flag.pk)
     )
@@ -138,7 +107,7 @@ def test_add_of_an_existing_identity_is_the_same_upsert_as_put_r161(office):
     assert response.status_code == 302
     flag = FeatureFlag.objects.get()
     assert (flag.pk, flag.enabled, flag.description) == (existing.pk, False, "Replaced")
-    assert _audit_rows()[-1].details["before"] == {"enabled": True, "description": "Kept?"}
+    assert audit_rows("feature_flag")[-1].details["before"] == {"enabled": True, "description": "Kept?"}
 
 
 @pytest.mark.parametrize(
@@ -154,11 +123,11 @@ def test_add_of_an_existing_identity_is_the_same_upsert_as_put_r161(office):
     ],
 )
 def test_add_refuses_what_the_api_refuses_and_stores_nothing(office, fields, field, needle):
-    errors = _form_errors(_add(office, **fields))
+    errors = admin_form_errors(_add(office, **fields))
 
     assert field in errors
     assert needle in " ".join(errors[field])
-    assert not FeatureFlag.objects.exists() and not _audit_rows()
+    assert not FeatureFlag.objects.exists() and not audit_rows("feature_flag")
 
 
 def test_change_form_keeps_key_and_scope_read_only(office):
@@ -183,7 +152,7 @@ def test_change_form_sets_enabled_and_description_through_the_service_and_ignore
     assert (flag.key, flag.scope_type, flag.scope_id, flag.enabled, flag.description) == (
         KEY, "global", None, False, "Paused"
     )
-    (row,) = _audit_rows()
+    (row,) = audit_rows("feature_flag")
     assert (row.action, row.actor_id) == (AuditAction.FEATURE_FLAG_SET, operator.pk)
     assert (row.details["before"], row.details["after"]) == (
         {"enabled": True, "description": None}, {"enabled": False, "description": "Paused"}
@@ -197,29 +166,29 @@ def test_disable_and_enable_actions_set_each_flag_through_the_service(office, op
     on = FeatureFlagFactory(enabled=True, description="Keep me")
     scoped_on = FeatureFlagFactory(scope_type="user", enabled=True)
 
-    off = _run_action(office, "disable", on, scoped_on)
+    off = post_admin_action(office, FLAGS, "disable", [on, scoped_on])
 
-    assert ("success", "2 succeeded, 0 failed.") in _messages(off)
+    assert ("success", "2 succeeded, 0 failed.") in admin_messages(off)
     assert not FeatureFlag.objects.filter(enabled=True).exists()
     assert FeatureFlag.objects.get(pk=on.pk).description == "Keep me"  # description untouched
-    rows = _audit_rows(AuditAction.FEATURE_FLAG_SET)
+    rows = audit_rows("feature_flag", action=AuditAction.FEATURE_FLAG_SET)
     assert {r.resource_id for r in rows} == {str(on.pk), str(scoped_on.pk)}
     assert {(r.actor_type, r.actor_id, r.outcome) for r in rows} == {("admin", operator.pk, "success")}
     assert all(r.details["after"]["enabled"] is False for r in rows)
 
-    back_on = _run_action(office, "enable", on)
-    assert ("success", "1 succeeded, 0 failed.") in _messages(back_on)
+    back_on = post_admin_action(office, FLAGS, "enable", [on])
+    assert ("success", "1 succeeded, 0 failed.") in admin_messages(back_on)
     assert FeatureFlag.objects.get(pk=on.pk).enabled is True
-    assert len(_audit_rows(AuditAction.FEATURE_FLAG_SET)) == 3
+    assert len(audit_rows("feature_flag", action=AuditAction.FEATURE_FLAG_SET)) == 3
 
 
 def test_enable_on_a_flag_already_enabled_reports_unchanged_without_audit(office):
     on, off = FeatureFlagFactory(enabled=True), FeatureFlagFactory(enabled=False)
 
-    response = _run_action(office, "enable", on, off)
+    response = post_admin_action(office, FLAGS, "enable", [on, off])
 
-    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in _messages(response)
-    assert [r.resource_id for r in _audit_rows()] == [str(off.pk)]
+    assert ("success", "1 succeeded, 0 failed, 1 unchanged.") in admin_messages(response)
+    assert [r.resource_id for r in audit_rows("feature_flag")] == [str(off.pk)]
 
 
 # --- Delete (R-8, R-165) -------------------------------------------------------------------------
@@ -234,7 +203,7 @@ def test_delete_page_deletes_one_flag_through_the_service_with_an_audit_row(offi
 
     assert response.status_code == 302
     assert list(FeatureFlag.objects.all()) == [other]
-    (row,) = _audit_rows(AuditAction.FEATURE_FLAG_DELETED)
+    (row,) = audit_rows("feature_flag", action=AuditAction.FEATURE_FLAG_DELETED)
     assert (row.actor_type, row.actor_id, row.resource_id) == ("admin", operator.pk, str(flag.pk))
     assert row.details["before"] == {"enabled": False, "description": None}
 
@@ -247,11 +216,11 @@ def test_bulk_delete_removes_each_selected_flag_with_one_audit_row_each(office, 
                                   "_selected_action": [str(first.pk), str(second.pk)]})
     assert confirm.status_code == 200  # Django's confirmation page first
     assert FeatureFlag.objects.count() == 3
-    response = _run_action(office, "delete_selected", first, second, post="yes")
+    response = post_admin_action(office, FLAGS, "delete_selected", [first, second], post="yes")
 
-    assert ("success", "2 succeeded, 0 failed.") in _messages(response)
+    assert ("success", "2 succeeded, 0 failed.") in admin_messages(response)
     assert list(FeatureFlag.objects.all()) == [kept]
-    rows = _audit_rows(AuditAction.FEATURE_FLAG_DELETED)
+    rows = audit_rows("feature_flag", action=AuditAction.FEATURE_FLAG_DELETED)
     assert {r.resource_id for r in rows} == {str(first.pk), str(second.pk)}
     assert {(r.actor_type, r.actor_id) for r in rows} == {("admin", operator.pk)}
 

@@ -8,6 +8,7 @@ import pytest
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.flags.models import FeatureFlag
 from clicknback.flags.tests.factories import FeatureFlagFactory
+from clicknback.testing import error_of, violation_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +33,6 @@ BAD_KEYS = [
 
 def flag_url(key=KEY, suffix=""):
     return f"{FLAGS}/{key}{suffix}"
-
-
-def error_of(response):
-    assert set(response.json()) == {"error"}
-    return response.json()["error"]
-
-
-def violation_fields(response):
-    assert response.status_code == 400, response.content
-    error = error_of(response)
-    assert error["code"] == "VALIDATION_ERROR"
-    return [v["field"] for v in error["details"]["violations"]]
 
 
 def flag_audits(action=None):

@@ -1,10 +1,9 @@
 """Feature-flag reads and writes against PostgreSQL (R-160…R-165, R-190…R-193)."""
 
-import threading
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from clicknback.audit.models import AuditAction, AuditLog
 from clicknback.audit.services import Actor
@@ -13,6 +12,7 @@ from clicknback.flags import selectors, services
 from clicknback.flags.exceptions import FeatureFlagNotFound, FeatureFlagScopeIdRequired
 from clicknback.flags.models import FeatureFlag
 from clicknback.flags.tests.factories import FeatureFlagFactory
+from clicknback.testing import run_concurrently
 
 KEY = "purchase_auto_confirm"
 USER_ID = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -367,29 +367,6 @@ def test_delete_flag_scoped_without_scope_id_is_scope_id_required(actor):
 # --- R-161 under concurrency -------------------------------------------------------------------------
 
 
-def _race(thread_count, work):
-    barrier = threading.Barrier(thread_count)
-    outcomes, lock = [], threading.Lock()
-
-    def run(index):
-        try:
-            barrier.wait(timeout=10)
-            result = work(index)
-        except Exception as exc:  # noqa: BLE001 — the test asserts on what came out
-            result = exc
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(thread_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("scope_type", ["global", "user"])
 def test_concurrent_upserts_of_one_identity_make_one_row_and_never_fail_r161(scope_type):
@@ -397,9 +374,9 @@ def test_concurrent_upserts_of_one_identity_make_one_row_and_never_fail_r161(sco
     scope_id = None if scope_type == "global" else USER_ID
     thread_count = 8
 
-    outcomes = _race(thread_count, lambda i: services.set_flag(
+    outcomes = run_concurrently(lambda i: services.set_flag(
         key=KEY, enabled=bool(i % 2), scope_type=scope_type, scope_id=scope_id, actor=Actor.system(),
-    ))
+    ), thread_count)
 
     assert len(outcomes) == thread_count
     assert all(isinstance(o, tuple) for o in outcomes), outcomes
@@ -416,8 +393,8 @@ def test_concurrent_upserts_of_one_identity_make_one_row_and_never_fail_r161(sco
 def test_concurrent_deletes_of_one_flag_delete_once_and_the_others_are_not_found():
     FeatureFlagFactory(key=KEY)
 
-    outcomes = _race(6, lambda i: services.delete_flag(key=KEY, scope_type="global", scope_id=None,
-                                                       actor=Actor.system()))
+    outcomes = run_concurrently(lambda i: services.delete_flag(key=KEY, scope_type="global", scope_id=None,
+                                                               actor=Actor.system()), 6)
 
     assert outcomes.count(None) == 1
     assert all(isinstance(o, FeatureFlagNotFound) for o in outcomes if o is not None), outcomes
