@@ -290,18 +290,33 @@ async def health(ctx: Context) -> RequestFactory:
     return lambda i: Request("GET", "/health/ready")
 
 
-# Sketches of the next scenarios (fill in the paths and bodies of api.md when they exist):
-#
-# @scenario("purchases", "POST purchase ingestion as the user: idempotent insert")
-# async def purchases(ctx):
-#     token = await ctx.token("user")
-#     merchant_id = ...  # e.g. from GET /api/v1/merchants with ctx.token("admin")
-#     return lambda i: json_request("POST", f"{API}/purchases", {
-#         "merchant_id": merchant_id, "external_id": f"bench-{ctx.run_id}-{i}",
-#         "amount": "10.00", "currency": "EUR"}, token=token)
-#
-# @scenario("offers", "GET active offers")            -> json_request("GET", f"{API}/offers/active", token=...)
-# @scenario("wallet", "GET the user's wallet summary") -> json_request("GET", f"{API}/users/me/wallet", token=...)
+@scenario("offers", "GET /api/v1/offers/active as the user: live offers joined with their merchant, one page")
+async def offers(ctx: Context) -> RequestFactory:
+    token = await ctx.token("user")
+    return lambda i: json_request("GET", f"{API}/offers/active", token=token)
+
+
+@scenario("wallet", "GET /api/v1/users/me/wallet as the user: the four balances")
+async def wallet(ctx: Context) -> RequestFactory:
+    token = await ctx.token("user")
+    return lambda i: json_request("GET", f"{API}/users/me/wallet", token=token)
+
+
+@scenario("purchases", "POST /api/v1/purchases as the user: wallet lock, cap sum, purchase + cashback + ledger + audit")
+async def purchases(ctx: Context) -> RequestFactory:
+    token = await ctx.token("user")
+    status, me = await ctx.call(json_request("GET", f"{API}/users/me", token=token))
+    status, page = await ctx.call(json_request("GET", f"{API}/offers/active?limit=100", token=token))
+    if status != 200 or not page.get("data"):
+        raise SystemExit("error: the purchases scenario needs a live offer (run seed_demo)")
+    names = {offer["merchant_name"] for offer in page["data"]}
+    admin = await ctx.token("admin")
+    _, merchants = await ctx.call(json_request("GET", f"{API}/merchants?active=true&limit=100", token=admin))
+    merchant_id = next(m["id"] for m in merchants["data"] if m["name"] in names)
+    # Every request is a new external id: the write path, never the 409 shortcut.
+    return lambda i: json_request("POST", f"{API}/purchases", {
+        "external_id": f"bench-{ctx.run_id}-{i}", "user_id": me["id"], "merchant_id": merchant_id,
+        "amount": "10.00", "currency": "EUR"}, token=token)
 
 
 # --- Running --------------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 # gunicorn.conf.py (e.g. --gunicorn-arg=--worker-class=sync). DEBUG=false and
 # THROTTLING_ENABLED=false are forced; SECRET_KEY/JWT_SIGNING_KEY are generated when unset.
 # BENCH_PORT (default: a free port), BENCH_MERCHANTS (merchants to have, default 50),
-# BENCH_SERVER_LOG (default bench/results/server.log, git-ignored). The demo logins are passed to load.py.
+# BENCH_SERVER_LOG (default bench/results/server.log, git-ignored). The demo logins reach load.py
+# as BENCH_ADMIN_EMAIL/_PASSWORD and BENCH_USER_EMAIL/_PASSWORD.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -90,6 +91,7 @@ done
 echo "server: gunicorn ${gunicorn_args[*]:-} on $base (workers=${GUNICORN_WORKERS:-default} threads=${GUNICORN_THREADS:-default}" \
      "DB_POOL=${DB_POOL:-false} DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-60}); log in $log" >&2
 
-"$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" \
-    --admin-email "$admin_email" --admin-password "$admin_password" \
-    --user-email "$user_email" --user-password "$user_password" "$@"
+# Logins through the environment: kept out of `ps`, and a password may start with "-".
+BENCH_ADMIN_EMAIL="$admin_email" BENCH_ADMIN_PASSWORD="$admin_password" \
+BENCH_USER_EMAIL="$user_email" BENCH_USER_PASSWORD="$user_password" \
+    "$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" "$@"
