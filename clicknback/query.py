@@ -82,3 +82,14 @@ class QueryReader:
         """Pagination problems plus everything read so far, raised together (400)."""
         self.pagination()
         self.done()
+
+
+def within_utc_days(queryset, field: str, start_date: dt.date | None, end_date: dt.date | None):
+    """Rows whose `field` (a datetime) falls in the inclusive UTC-day range (R-3); either bound
+    may be missing."""
+    if start_date is not None:
+        queryset = queryset.filter(**{f"{field}__gte": dt.datetime.combine(start_date, dt.time.min, tzinfo=dt.UTC)})
+    if end_date is not None and end_date < dt.date.max:  # the last representable day has no next day
+        next_day = dt.datetime.combine(end_date + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        queryset = queryset.filter(**{f"{field}__lt": next_day})
+    return queryset

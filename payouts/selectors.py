@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from clicknback.errors import NotFound
 from clicknback.fields import parse_uuid
+from clicknback.query import within_utc_days
 from payouts.models import Payout, PayoutStatus
 
 # R-205: `pending` is accepted as a synonym of `requested` on both payout lists.
@@ -17,10 +18,6 @@ def normalise_status(value: str | None) -> str | None:
     return PayoutStatus.REQUESTED if value == "pending" else value
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-
-
 def list_payouts(*, status: str | None = None, user_id=None, start_date: dt.date | None = None,
                  end_date: dt.date | None = None) -> QuerySet[Payout]:
     """Newest request first, ties by id; date bounds are inclusive UTC days on requested_at."""
@@ -29,10 +26,7 @@ def list_payouts(*, status: str | None = None, user_id=None, start_date: dt.date
         payouts = payouts.filter(status=normalise_status(status))
     if user_id is not None:
         payouts = payouts.filter(user_id=user_id)
-    if start_date is not None:
-        payouts = payouts.filter(requested_at__gte=_day_start(start_date))
-    if end_date is not None:
-        payouts = payouts.filter(requested_at__lt=_day_start(end_date + dt.timedelta(days=1)))
+    payouts = within_utc_days(payouts, "requested_at", start_date, end_date)
     return payouts.order_by("-requested_at", "id")
 
 

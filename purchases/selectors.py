@@ -6,13 +6,10 @@ from django.db.models import QuerySet
 
 from clicknback.errors import NotFound
 from clicknback.fields import parse_uuid
+from clicknback.query import within_utc_days
 from purchases.models import Purchase
 
 ALL_STATUSES = ["pending", "confirmed", "rejected", "reversed"]
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 def list_purchases(*, status: str | None = None, user_id=None, merchant_id=None,
@@ -25,10 +22,7 @@ def list_purchases(*, status: str | None = None, user_id=None, merchant_id=None,
         purchases = purchases.filter(user_id=user_id)
     if merchant_id is not None:
         purchases = purchases.filter(merchant_id=merchant_id)
-    if start_date is not None:
-        purchases = purchases.filter(created_at__gte=_day_start(start_date))
-    if end_date is not None and end_date < dt.date.max:  # the last representable day has no next day
-        purchases = purchases.filter(created_at__lt=_day_start(end_date + dt.timedelta(days=1)))
+    purchases = within_utc_days(purchases, "created_at", start_date, end_date)
     return purchases.order_by("-created_at", "id")
 
 

@@ -980,3 +980,10 @@ def test_listing_costs_the_same_queries_for_1_or_50_payouts(admin_user, django_a
     with django_assert_num_queries(one_row):
         response = client.get(url, {"limit": "100"})
     assert len(response.json()["data"]) == 50
+
+
+def test_admin_list_with_the_last_representable_end_date_is_200_not_500(admin_client):
+    # The inclusive end bound adds a day; 9999-12-31 has none (same rule as the purchases list).
+    response = admin_client.get("/api/v1/payouts", {"end_date": "9999-12-31"})
+    assert response.status_code == 200
+    assert response.json()["pagination"]["total"] == 0
