@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ObjectDoesNotExist
 
-from accounts import policies, selectors, services
+from accounts import policies, services
 from accounts.models import RefreshTokenRecord, Role, User, with_email
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, ViewOnlyAdmin, run_action, short_id
 from clicknback.audit.models import AuditAction
@@ -21,6 +21,16 @@ _current_operator: contextvars.ContextVar = contextvars.ContextVar("current_oper
 # A-1: authority comes from the role alone, so Django's groups have no meaning here (and A-3: no deletes).
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
+
+
+def clean_email_for(raw: str, *, user: User) -> str:
+    """R-10/R-208 for the back-office forms: trimmed, valid, not taken by another account."""
+    email = raw.strip()
+    if problem := policies.email_problem(email):
+        raise forms.ValidationError(problem)
+    if with_email(User.objects.all(), email).exclude(pk=user.pk).exists():
+        raise forms.ValidationError(f"Email '{email}' is already registered.")
+    return email
 
 
 class UserAddForm(forms.ModelForm):
@@ -34,13 +44,7 @@ class UserAddForm(forms.ModelForm):
         fields = ["email"]
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        problem = policies.email_problem(email)
-        if problem:
-            raise forms.ValidationError(problem)
-        if selectors.find_user_by_email(email):
-            raise forms.ValidationError(f"Email '{email}' is already registered.")
-        return email
+        return clean_email_for(self.cleaned_data["email"], user=self.instance)
 
     def clean_password1(self):
         password = self.cleaned_data["password1"]
@@ -67,13 +71,7 @@ class UserChangeForm(forms.ModelForm):
         fields = ["email"]
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        problem = policies.email_problem(email)
-        if problem:
-            raise forms.ValidationError(problem)
-        if with_email(User.objects.all(), email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError(f"Email '{email}' is already registered.")
-        return email
+        return clean_email_for(self.cleaned_data["email"], user=self.instance)
 
 
 class PasswordChangeThroughService(AdminPasswordChangeForm):
