@@ -7,7 +7,7 @@ import pytest
 def pytest_configure(config):
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql", "clicknback.postgresql"):
         raise pytest.UsageError(
             "The suite runs on PostgreSQL (row locks, partial indexes): set DATABASE_URL or use `make test`."
         )

@@ -97,7 +97,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # instead of failing half-way with "database is locked".
     _db.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 else:
-    _db["ENGINE"] = "django.db.backends.postgresql"
+    # Django's PostgreSQL backend with a health check that needs no round trip (clicknback/postgresql).
+    _db["ENGINE"] = "clicknback.postgresql"
     _db.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
     if env.bool("DB_POOL", default=False):
         # psycopg 3 connection pool, per worker process (see README "Performance").
@@ -127,7 +128,8 @@ AUTH_USER_MODEL = "accounts.User"
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Argon2id at OWASP's parameters; older Argon2 hashes are upgraded at the next login.
+    "accounts.hashers.OwaspArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # R-11 is enforced by accounts.policies (also used by the admin's password forms).

@@ -44,6 +44,15 @@ def live_offers(*, on: dt.date | None = None) -> QuerySet[Offer]:
     )
 
 
+LIVE_OFFER_ROW_FIELDS = ("id", "merchant__name", "cashback_type", "cashback_value", "monthly_cap_per_user",
+                         "start_date", "end_date")
+
+
+def live_offer_rows(*, on: dt.date | None = None) -> QuerySet:
+    """live_offers() as plain rows (GET /offers/active: one COUNT, one page, no model instances)."""
+    return live_offers(on=on).values(*LIVE_OFFER_ROW_FIELDS)
+
+
 def live_offer_for_merchant(merchant_id, *, on: dt.date) -> Offer | None:
     """R-67: the merchant's live offer for `on` (at most one exists, R-45)."""
     return live_offers(on=on).filter(merchant_id=merchant_id).first()

@@ -79,6 +79,19 @@ class ActiveOfferSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def active_offer_row(row: dict) -> dict:
+    """ActiveOfferSerializer's output for a row of offers.selectors.live_offer_rows (pinned by a test)."""
+    return {
+        "id": str(row["id"]),
+        "merchant_name": row["merchant__name"],
+        "cashback_type": row["cashback_type"],
+        "cashback_value": f"{row['cashback_value']:.2f}",
+        "monthly_cap": f"{row['monthly_cap_per_user']:.2f}",
+        "start_date": row["start_date"].isoformat(),
+        "end_date": row["end_date"].isoformat(),
+    }
+
+
 class OfferDetailsSerializer(ActiveOfferSerializer):
     status = serializers.SerializerMethodField()
 

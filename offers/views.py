@@ -8,12 +8,18 @@ from rest_framework.response import Response
 
 from clicknback.audit.services import Actor
 from clicknback.errors import Forbidden
-from clicknback.pagination import paginated_response
+from clicknback.pagination import paginated_response, paginated_rows
 from clicknback.query import QueryReader
 from clicknback.schema import ADMIN_403, AUTH_401, VALIDATION_400, error_responses
 from merchants.serializers import StatusChangeRequestSerializer, StatusChangeSerializer
 from offers import selectors, services
-from offers.serializers import ActiveOfferSerializer, OfferCreateSerializer, OfferDetailsSerializer, OfferSerializer
+from offers.serializers import (
+    ActiveOfferSerializer,
+    OfferCreateSerializer,
+    OfferDetailsSerializer,
+    OfferSerializer,
+    active_offer_row,
+)
 
 
 class OfferViewSet(viewsets.ViewSet):
@@ -64,7 +70,7 @@ class OfferViewSet(viewsets.ViewSet):
         query = QueryReader(request.query_params)
         query.pagination()
         query.done()
-        return paginated_response(request, selectors.live_offers(), ActiveOfferSerializer)
+        return paginated_rows(request, selectors.live_offer_rows(), active_offer_row)
 
     @extend_schema(
         responses={200: OfferDetailsSerializer, **error_responses(AUTH_401, (403, "FORBIDDEN"), (404, "NOT_FOUND"))}

@@ -5,17 +5,13 @@ from django.db.models import QuerySet
 from wallets.models import ZERO, CashbackTransaction, Wallet
 
 
+BALANCE_FIELDS = ("pending_balance", "available_balance", "paid_balance", "clawback_balance")
+
+
 def wallet_summary(user_id) -> dict:
-    """The four balances; all 0.00 when the user has no wallet row yet (R-119)."""
-    wallet = Wallet.objects.filter(user_id=user_id).first()
-    if wallet is None:
-        return {name: ZERO for name in ("pending_balance", "available_balance", "paid_balance", "clawback_balance")}
-    return {
-        "pending_balance": wallet.pending_balance,
-        "available_balance": wallet.available_balance,
-        "paid_balance": wallet.paid_balance,
-        "clawback_balance": wallet.clawback_balance,
-    }
+    """The four balances as Decimals, one row read; all 0.00 when the user has no wallet row yet (R-119)."""
+    row = Wallet.objects.filter(user_id=user_id).values(*BALANCE_FIELDS).first()
+    return row if row is not None else dict.fromkeys(BALANCE_FIELDS, ZERO)
 
 
 def cashback_transactions_of(user_id) -> QuerySet[CashbackTransaction]:

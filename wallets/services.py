@@ -16,11 +16,19 @@ def on_account_created(sender, user, **kwargs) -> None:
     Wallet.objects.create(user=user)
 
 
+def lock_wallet_if_exists(user_id) -> Wallet | None:
+    """The user's wallet locked FOR UPDATE (R-6), or None when it has no row: one statement."""
+    return Wallet.objects.select_for_update().filter(user_id=user_id).first()
+
+
 def lock_wallet(user_id) -> Wallet:
     """The user's wallet, locked FOR UPDATE (R-6); created first if it is missing (R-119).
     Callers holding a purchase or payout lock call this after them (lock order R-6)."""
-    Wallet.objects.get_or_create(user_id=user_id)
-    return Wallet.objects.select_for_update().get(user_id=user_id)
+    wallet = lock_wallet_if_exists(user_id)
+    if wallet is None:
+        Wallet.objects.get_or_create(user_id=user_id)
+        wallet = Wallet.objects.select_for_update().get(user_id=user_id)
+    return wallet
 
 
 class _Movement:

@@ -19,7 +19,8 @@ class WalletViewSet(viewsets.ViewSet):
     @extend_schema(responses={200: WalletSummarySerializer, **error_responses(AUTH_401, *ALIAS_ERRORS)})
     def summary(self, request, user_id="me"):
         owner = resolve_path_user(request.user, user_id)
-        return Response(WalletSummarySerializer(selectors.wallet_summary(owner.pk)).data)
+        # Money as JSON strings with two decimals, as WalletSummarySerializer documents (no serializer pass).
+        return Response({name: f"{value:.2f}" for name, value in selectors.wallet_summary(owner.pk).items()})
 
     @extend_schema(
         responses={200: WalletTransactionSerializer(many=True), **error_responses(VALIDATION_400, AUTH_401, *ALIAS_ERRORS)}

@@ -906,3 +906,16 @@ def test_wrong_method_on_offers_collection_is_405_for_users_and_401_for_anonymou
     assert response.status_code == 405
     assert error_of(response)["details"] == {"allowed": ["GET", "POST"]}
     assert api_client.delete(OFFERS).status_code == 401
+
+
+def test_active_offer_rows_render_exactly_as_the_documented_serializer(user_client):
+    # Issue 7: GET /offers/active renders values() rows with a plain function; the wire shape stays
+    # ActiveOfferSerializer's (the schema's), field for field.
+    from offers.serializers import ActiveOfferSerializer, active_offer_row
+    from offers.selectors import live_offer_rows, live_offers
+
+    OfferFactory(cashback_type="fixed", cashback_value=Decimal("2.50"), monthly_cap_per_user=Decimal("1000.00"))
+    OfferFactory(cashback_type="percent", cashback_value=Decimal("7.25"))
+    rows = [active_offer_row(row) for row in live_offer_rows()]
+    assert rows == ActiveOfferSerializer(list(live_offers()), many=True).data
+    assert user_client.get("/api/v1/offers/active").json()["data"] == rows
