@@ -5,7 +5,7 @@
 #   VENV         virtualenv directory (.venv)
 #   HOST, PORT   where `make run` listens (127.0.0.1, 8000)
 #   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"
-#   BENCH_ARGS   arguments for bench/load.py
+#   BENCH_ARGS   arguments for bench/load.py (make bench); BENCH_SCENARIOS the scenario list
 #   DATABASE_URL passed through untouched; `make test` starts a throwaway PostgreSQL when it is unset
 
 SHELL := /bin/bash
@@ -38,7 +38,7 @@ help:
 	@echo "make run      migrate, collect static files, seed demo data, serve with gunicorn on http://$(HOST):$(PORT)"
 	@echo "make test     the whole pytest suite on PostgreSQL (DATABASE_URL, or a throwaway local cluster)"
 	@echo "make worker   the background job loops (confirm_purchases, process_payouts); WORKER_INTERVAL seconds between passes"
-	@echo "make bench    load test: bench/load.py \$$BENCH_ARGS"
+	@echo "make bench    benchmark on a throwaway PostgreSQL: req/s, p50/p99, server CPU and statements per request"
 	@echo "make clean    remove $(VENV), db.sqlite3, staticfiles/, .pytest_cache/"
 	@echo "make print-python   the interpreter used to create the venv"
 
@@ -137,8 +137,19 @@ worker: venv
 	trap 'kill -TERM $$confirm $$pay 2>/dev/null' INT TERM; \
 	wait $$confirm $$pay
 
+# The issue-7 workloads on a throwaway PostgreSQL (pg_stat_statements preloaded for the statement
+# counts), gunicorn with its defaults, 32 clients each; compared with the committed baseline.
+BENCH_SCENARIOS ?= ingest:32,wallet:32,offers:32,login:32
+BENCH_ARGS ?= --scenario $(BENCH_SCENARIOS) --duration 10 --warmup 2 --show-statements \
+	--baseline bench/baseline.json --json bench/results/last.json
 bench: venv
-	"$(VENV_PYTHON)" bench/load.py $(BENCH_ARGS)
+	@mkdir -p bench/results
+	@if [ -n "$${DATABASE_URL:-}" ]; then \
+		bench/run_pg.sh -- $(BENCH_ARGS); \
+	else \
+		PG_EXTRA_CONF="shared_preload_libraries = 'pg_stat_statements'" \
+			scripts/with-throwaway-postgres.sh bench/run_pg.sh -- $(BENCH_ARGS); \
+	fi
 
 # --- clean ----------------------------------------------------------------------------------
 clean:

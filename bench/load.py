@@ -26,6 +26,7 @@ import ipaddress
 import json
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -219,6 +220,9 @@ class Context:
         self.host_header = host_header
         self.run_id = uuid.uuid4().hex[:12]  # makes generated ids unique per run
         self._tokens: dict[str, str] = {}
+        self.statements = StatementCounter(args.database_url)
+        if self.statements.problem and args.database_url:
+            print(f"note: no statement counts: {self.statements.problem}", file=sys.stderr)
 
     async def call(self, req: Request) -> tuple[int, object]:
         conn = Connection(self.address, self.host_header, self.args.timeout)
@@ -302,13 +306,13 @@ async def wallet(ctx: Context) -> RequestFactory:
     return lambda i: json_request("GET", f"{API}/users/me/wallet", token=token)
 
 
-@scenario("purchases", "POST /api/v1/purchases as the user: wallet lock, cap sum, purchase + cashback + ledger + audit")
-async def purchases(ctx: Context) -> RequestFactory:
+@scenario("ingest", "POST /api/v1/purchases as the user: wallet lock, cap sum, purchase + cashback + ledger + audit")
+async def ingest(ctx: Context) -> RequestFactory:
     token = await ctx.token("user")
     status, me = await ctx.call(json_request("GET", f"{API}/users/me", token=token))
     status, page = await ctx.call(json_request("GET", f"{API}/offers/active?limit=100", token=token))
     if status != 200 or not page.get("data"):
-        raise SystemExit("error: the purchases scenario needs a live offer (run seed_demo)")
+        raise SystemExit("error: the ingest scenario needs a live offer (run seed_demo)")
     names = {offer["merchant_name"] for offer in page["data"]}
     admin = await ctx.token("admin")
     _, merchants = await ctx.call(json_request("GET", f"{API}/merchants?active=true&limit=100", token=admin))
@@ -317,6 +321,64 @@ async def purchases(ctx: Context) -> RequestFactory:
     return lambda i: json_request("POST", f"{API}/purchases", {
         "external_id": f"bench-{ctx.run_id}-{i}", "user_id": me["id"], "merchant_id": merchant_id,
         "amount": "10.00", "currency": "EUR"}, token=token)
+
+
+SCENARIOS["purchases"] = Scenario("purchases", "the former name of `ingest`", ingest)
+
+
+# --- Statements per request (PostgreSQL's pg_stat_statements) --------------------------------
+
+
+class StatementCounter:
+    """Counts the statements PostgreSQL executed for the benchmark database, BEGIN and COMMIT
+    included, through the pg_stat_statements extension (`make bench` preloads it). Optional: it
+    needs psycopg (the project's venv has it) and a DATABASE_URL; without them the column says -."""
+
+    QUERY = ("SELECT queryid, query, calls FROM pg_stat_statements "
+             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+             "AND query NOT LIKE '%%pg_stat_statements%%' "
+             # PostgreSQL's own foreign-key checks inside an INSERT: tracked, but not round trips.
+             "AND query NOT LIKE 'SELECT $2 FROM ONLY %%FOR KEY SHARE OF x'")
+
+    def __init__(self, database_url: str | None):
+        self.conn = None
+        self.problem = None
+        if not database_url:
+            self.problem = "no --database-url"
+            return
+        try:
+            import psycopg
+        except ImportError:
+            self.problem = "psycopg is not installed"
+            return
+        try:
+            self.conn = psycopg.connect(database_url, autocommit=True)
+            self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self.conn.execute(self.QUERY)
+        except Exception as err:  # the extension is not preloaded, or no rights: report, don't fail the run
+            self.problem = f"pg_stat_statements unavailable: {str(err).strip().splitlines()[0]}"
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = None
+
+    def snapshot(self) -> dict | None:
+        if self.conn is None:
+            return None
+        return {qid: (query, calls) for qid, query, calls in self.conn.execute(self.QUERY).fetchall()}
+
+    @staticmethod
+    def per_request(before: dict | None, after: dict | None, requests: int) -> tuple[float | None, list]:
+        if before is None or after is None or not requests:
+            return None, []
+        calls_by_text: Counter = Counter()
+        for qid, (query, calls) in after.items():
+            delta = calls - before.get(qid, (query, 0))[1]
+            if delta > 0:
+                # Django names every savepoint uniquely: one line for all of them.
+                text = re.sub(r'(SAVEPOINT) "[^"]+"', r'\1 "…"', " ".join(query.split()))[:160]
+                calls_by_text[text] += delta
+        deltas = sorted(((round(n / requests, 2), text) for text, n in calls_by_text.items()), key=lambda d: -d[0])
+        return round(sum(calls_by_text.values()) / requests, 2), deltas
 
 
 # --- Running --------------------------------------------------------------------------------
@@ -415,16 +477,19 @@ async def run_scenario(ctx: Context, sc: Scenario, concurrency: int) -> dict:
     if args.warmup > 0:
         await run_phase(ctx, make, concurrency, args.warmup, None, counter)
     server0 = tree_cpu_seconds(args.server_pid) if args.server_pid else None
+    statements0 = ctx.statements.snapshot()
     cpu0, proc0 = cpu_busy_snapshot(), time.process_time()
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     phase = await run_phase(ctx, make, concurrency, args.duration, args.requests, counter)
     cpu1, proc1 = cpu_busy_snapshot(), time.process_time()
+    statements1 = ctx.statements.snapshot()
     server_cpu = None
     if server0 is not None:
         server1 = tree_cpu_seconds(args.server_pid)
         server_cpu = sum(t - server0.get(pid, 0.0) for pid, t in server1.items())
     lat = sorted(phase.latencies)
     answered = len(lat)
+    statements, statement_list = StatementCounter.per_request(statements0, statements1, answered)
     ok = sum(n for s, n in phase.statuses.items() if 200 <= s < 300)
     errors = {str(s): n for s, n in sorted(phase.statuses.items()) if not 200 <= s < 300}
     errors.update(dict(sorted(phase.failures.items())))
@@ -456,13 +521,17 @@ async def run_scenario(ctx: Context, sc: Scenario, concurrency: int) -> dict:
         "server_cpu_s": round(server_cpu, 2) if server_cpu is not None else None,
         "server_cpu_ms_per_request": (round(server_cpu * 1000 / answered, 3)
                                       if server_cpu is not None and answered else None),
+        # PostgreSQL's count (BEGIN/COMMIT included) per answer, and the statements behind it.
+        "statements_per_request": statements,
+        "statements": [{"per_request": n, "query": q} for n, q in statement_list],
     }
     return result
 
 
 def print_table(results: list[dict], out=sys.stdout) -> None:
     header = f"{'scenario':<12} {'conc':>4} {'requests':>8} {'errors':>7} {'req/s':>8} " \
-             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'gen cpu':>7} {'box cpu':>7} {'srv ms/req':>10}"
+             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'gen cpu':>7} {'box cpu':>7} {'srv ms/req':>10} " \
+             f"{'stmts/req':>9}"
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in results:
@@ -470,14 +539,53 @@ def print_table(results: list[dict], out=sys.stdout) -> None:
         busy = f"{r['machine_cpu_busy'] * 100:.0f}%" if r["machine_cpu_busy"] is not None else "-"
         gen = f"{r['generator_cpu_s'] / r['seconds'] * 100:.0f}%" if r["seconds"] else "-"
         srv = f"{r['server_cpu_ms_per_request']:.2f}" if r["server_cpu_ms_per_request"] is not None else "-"
+        stmts = f"{r['statements_per_request']:.1f}" if r.get("statements_per_request") is not None else "-"
         print(f"{r['scenario']:<12} {r['concurrency']:>4} {r['requests']:>8} {r['error_count']:>7} "
               f"{r['rps']:>8.1f} {lat['p50']:>8.1f} {lat['p90']:>8.1f} {lat['p99']:>8.1f} "
-              f"{lat['max']:>8.1f} {gen:>7} {busy:>7} {srv:>10}", file=out)
+              f"{lat['max']:>8.1f} {gen:>7} {busy:>7} {srv:>10} {stmts:>9}", file=out)
         if r["errors"]:
             print(f"{'':<12} errors by status: " + ", ".join(f"{k}: {v}" for k, v in r["errors"].items()),
                   file=out)
     print("gen cpu: the load generator's own CPU (100% = one core); box cpu: whole machine busy "
-          "(all cores); srv ms/req: CPU of the --server-pid tree per answer.", file=out)
+          "(all cores); srv ms/req: CPU of the --server-pid tree per answer; stmts/req: statements PostgreSQL ran "
+          "per answer (pg_stat_statements, BEGIN/COMMIT included).", file=out)
+
+
+def print_statements(results: list[dict], out=sys.stdout) -> None:
+    for r in results:
+        if not r.get("statements"):
+            continue
+        print(f"\nstatements per {r['scenario']} request (pg_stat_statements):", file=out)
+        for s in r["statements"]:
+            print(f"  {s['per_request']:>6.2f}  {s['query']}", file=out)
+
+
+def print_comparison(results: list[dict], baseline_path: str, out=sys.stdout) -> None:
+    """Each scenario against the same scenario in a committed baseline: new / old (lower is better
+    for CPU, statements and p99; higher for req/s)."""
+    try:
+        with open(baseline_path) as f:
+            baseline = {r["scenario"]: r for r in json.load(f)["results"]}
+    except (OSError, ValueError, KeyError) as err:
+        print(f"\nno comparison: cannot read baseline {baseline_path}: {err}", file=out)
+        return
+
+    def ratio(new, old):
+        return f"{new / old:.2f}x" if new is not None and old else "-"
+
+    print(f"\nagainst {baseline_path} (new / baseline):", file=out)
+    header = f"{'scenario':<12} {'req/s':>8} {'p99':>8} {'srv ms/req':>10} {'stmts/req':>9}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for r in results:
+        old = baseline.get(r["scenario"])
+        if old is None:
+            print(f"{r['scenario']:<12} (not in the baseline)", file=out)
+            continue
+        print(f"{r['scenario']:<12} {ratio(r['rps'], old['rps']):>8} "
+              f"{ratio(r['latency_ms']['p99'], old['latency_ms']['p99']):>8} "
+              f"{ratio(r['server_cpu_ms_per_request'], old.get('server_cpu_ms_per_request')):>10} "
+              f"{ratio(r.get('statements_per_request'), old.get('statements_per_request')):>9}", file=out)
 
 
 def parse_args(argv=None):
@@ -504,6 +612,10 @@ def parse_args(argv=None):
                    help="the server's master pid (same machine): also report its process tree's CPU per request")
     p.add_argument("--label", default="", help="a free-text tag stored in the JSON (e.g. the server config)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                   help="the server's PostgreSQL database: count statements per request with pg_stat_statements")
+    p.add_argument("--baseline", metavar="FILE", help="compare with the results in FILE (e.g. bench/baseline.json)")
+    p.add_argument("--show-statements", action="store_true", help="list the statements behind each scenario")
     args = p.parse_args(argv)
 
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
@@ -555,6 +667,10 @@ def main(argv=None) -> int:
     results = asyncio.run(main_async(args))
     print()
     print_table(results)
+    if args.show_statements:
+        print_statements(results)
+    if args.baseline:
+        print_comparison(results, args.baseline)
     if args.json:
         doc = {
             "label": args.label,

@@ -92,6 +92,7 @@ echo "server: gunicorn ${gunicorn_args[*]:-} on $base (workers=${GUNICORN_WORKER
      "DB_POOL=${DB_POOL:-false} DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-60}); log in $log" >&2
 
 # Logins through the environment: kept out of `ps`, and a password may start with "-".
+BENCH_DATABASE_URL="${BENCH_DATABASE_URL:-$DATABASE_URL}" \
 BENCH_ADMIN_EMAIL="$admin_email" BENCH_ADMIN_PASSWORD="$admin_password" \
 BENCH_USER_EMAIL="$user_email" BENCH_USER_PASSWORD="$user_password" \
     "$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" "$@"

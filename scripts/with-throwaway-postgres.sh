@@ -9,7 +9,8 @@
 # then stops the server and removes the temp dir — also on failure or Ctrl-C.
 # Exits with COMMAND's exit code; 2 when PostgreSQL cannot be found or started.
 #
-# Environment: PG_BINDIR=/path/to/bin to choose the PostgreSQL binaries.
+# Environment: PG_BINDIR=/path/to/bin to choose the PostgreSQL binaries; PG_EXTRA_CONF, lines
+# appended to postgresql.conf (e.g. "shared_preload_libraries = 'pg_stat_statements'" for `make bench`).
 # As root, the server runs as the "postgres" OS user (initdb and pg_ctl refuse to run as root).
 set -euo pipefail
 
@@ -189,6 +190,7 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+${PG_EXTRA_CONF:-}
 CONF
 
 PORT=""
