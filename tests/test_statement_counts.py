@@ -529,7 +529,8 @@ def listing(case: Case, sql: list[str], query: str = "") -> str:
 
 def check(case: Case, response, sql: list[str], query: str = "") -> None:
     assert response.status_code == case.status, f"{response.content[:1000]!r}\n{listing(case, sql, query)}"
-    assert case.pin is not None and len(sql) <= case.pin, listing(case, sql, query)
+    if case.pin is None or len(sql) > case.pin:
+        pytest.fail(f"more statements than pinned:\n{listing(case, sql, query)}")
 
 
 @pytest.mark.parametrize("case", params([c for c in CASES if not c.is_list]))
@@ -547,9 +548,9 @@ def test_list_sends_as_many_statements_for_one_row_as_for_a_hundred(world, case)
     check(case, hundred, sql_hundred, "limit=100")
     total = hundred.json()["pagination"]["total"]
     assert total >= LIST_ROWS and len(one.json()["data"]) == 1 and len(hundred.json()["data"]) == total
-    assert len(sql_one) == len(sql_hundred), (
-        f"a statement per row (N+1):\n{listing(case, sql_one, 'limit=1')}\n{listing(case, sql_hundred, 'limit=100')}"
-    )
+    if len(sql_one) != len(sql_hundred):
+        pytest.fail(f"a statement per row (N+1):\n{listing(case, sql_one, 'limit=1')}\n"
+                    f"{listing(case, sql_hundred, 'limit=100')}")
 
 
 def test_the_table_covers_every_endpoint_of_the_index_and_every_alias():
