@@ -293,6 +293,13 @@ def request_payout(path: str, *, idempotency_key: bool = False):
     return arrange
 
 
+def replayed_payout(w):
+    """The warm-up request creates the payout; the measured one is its retry with the same key and body."""
+    user = funded_user()
+    return same(Req(f"{ME}/payouts", {"amount": "30.00", "method": "bank_transfer"},
+                    {"HTTP_IDEMPOTENCY_KEY": unique("key")}, client_of(user)))
+
+
 def my_payouts(path: str):
     def arrange(w):
         payouts_of(w.user, w.admin)
@@ -430,6 +437,9 @@ CASES = [
          f"{AUTH}, BEGIN, INSERT key ON CONFLICT DO NOTHING, key FOR UPDATE, wallet FOR UPDATE, last payout time "
          "(R-123), week's SUM (R-124), INSERT payout, INSERT ledger, UPDATE wallet, INSERT audit, "
          "UPDATE key (stored response), COMMIT", request_payout(f"{ME}/payouts", idempotency_key=True)),
+    Case("#23", "POST", f"{ME}/payouts, replayed Idempotency-Key", "user", 201, 5,
+         f"{AUTH}, BEGIN, INSERT key ON CONFLICT DO NOTHING (conflicts), key FOR UPDATE (stored response), "
+         "COMMIT; nothing else is read or written (R-143)", replayed_payout),
     Case("#24", "GET", f"{ME}/payouts", "user", 200, 3, PAGE, my_payouts(f"{ME}/payouts"), is_list=True),
     Case("#25", "GET", "/api/v1/payouts", "admin", 200, 3, PAGE, admin_payouts, is_list=True),
     Case("#26", "GET", "/api/v1/payouts/{id}", "user", 200, 2, f"{AUTH}, payout", payout_detail),
