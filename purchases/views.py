@@ -1,5 +1,7 @@
 """HTTP entry points of purchases (api.md §7) and their compatibility aliases (§0.7)."""
 
+from contextlib import contextmanager
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -8,7 +10,8 @@ from rest_framework.response import Response
 
 from accounts.selectors import resolve_path_user
 from clicknback.audit.services import Actor
-from clicknback.errors import Forbidden
+from clicknback.errors import Forbidden, NotFound
+from clicknback.fields import parse_uuid
 from clicknback.pagination import paginated_response
 from clicknback.query import QueryReader
 from clicknback.schema import ADMIN_403, AUTH_401, VALIDATION_400, error_responses
@@ -27,6 +30,23 @@ from purchases.serializers import (
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=selectors.ALL_STATUSES)
 INVALID_STATUS_422 = (422, "INVALID_PURCHASE_STATUS")
 PURCHASE_404 = (404, "NOT_FOUND")
+
+
+def purchase_uuid(purchase_id: str):
+    """The path's purchase id as a UUID; a malformed one is a 404 like an unknown one."""
+    parsed = parse_uuid(purchase_id)
+    if parsed is None:
+        raise NotFound("purchase", purchase_id)
+    return parsed
+
+
+@contextmanager
+def not_found_as(purchase_id: str):
+    """The service's 404 (raised by its row lock: no separate existence read) names the id as sent."""
+    try:
+        yield
+    except NotFound:
+        raise NotFound("purchase", purchase_id) from None
 
 
 def read_status(query: QueryReader) -> str | None:
@@ -100,8 +120,8 @@ class PurchaseViewSet(viewsets.ViewSet):
         return Response(PurchaseDetailsSerializer(selectors.get_purchase_for(purchase_id, viewer=request.user)).data)
 
     def _confirm(self, request, purchase_id):
-        purchase = selectors.get_purchase(purchase_id)
-        purchase = services.confirm_purchase(purchase_id=purchase.pk, actor=Actor.of_user(request.user))
+        with not_found_as(purchase_id):
+            purchase = services.confirm_purchase(purchase_id=purchase_uuid(purchase_id), actor=Actor.of_user(request.user))
         return Response(PurchaseResultSerializer(purchase).data)
 
     @extend_schema(
@@ -140,11 +160,11 @@ class PurchaseViewSet(viewsets.ViewSet):
     def reverse(self, request, purchase_id=None):
         serializer = ReverseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        purchase = selectors.get_purchase(purchase_id)
-        purchase = services.reverse_purchase(
-            purchase_id=purchase.pk, reason=serializer.validated_data.get("reason") or None,
-            actor=Actor.of_user(request.user),
-        )
+        with not_found_as(purchase_id):
+            purchase = services.reverse_purchase(
+                purchase_id=purchase_uuid(purchase_id), reason=serializer.validated_data.get("reason") or None,
+                actor=Actor.of_user(request.user),
+            )
         return Response(PurchaseResultSerializer(purchase).data)
 
 

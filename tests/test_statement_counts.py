@@ -369,10 +369,10 @@ def evaluate_flag(w):
 AUTH = "auth user"  # the bearer token's user, read by clicknback.authentication
 PAGE = f"{AUTH}, COUNT for pagination.total, the page"
 PATH_USER_PAGE = f"{AUTH}, the path's user (R-22), COUNT, the page"
-CONFIRM = (f"{AUTH}, purchase (404 check), BEGIN, purchase FOR UPDATE, cashback FOR UPDATE, wallet FOR UPDATE, "
+CONFIRM = (f"{AUTH}, BEGIN, purchase FOR UPDATE (its 404), cashback FOR UPDATE, wallet FOR UPDATE, "
            "INSERT ledger pending −x, INSERT ledger available +x, UPDATE wallet, UPDATE cashback, UPDATE purchase, "
            "INSERT audit, COMMIT")
-REVERSE = (f"{AUTH}, purchase (404 check), BEGIN, purchase FOR UPDATE, cashback FOR UPDATE, wallet FOR UPDATE, "
+REVERSE = (f"{AUTH}, BEGIN, purchase FOR UPDATE (its 404), cashback FOR UPDATE, wallet FOR UPDATE, "
            "INSERT ledger available −x, UPDATE wallet, UPDATE cashback, UPDATE purchase, INSERT audit, COMMIT")
 PAYOUT = (f"{AUTH}, BEGIN, wallet FOR UPDATE, last payout time (R-123), week's SUM (R-124), INSERT payout, "
           "INSERT ledger available −x, UPDATE wallet, INSERT audit, COMMIT")
@@ -424,9 +424,9 @@ CASES = [
          purchase_detail),
     Case("#18", "GET", "/api/v1/purchases/{id}", "admin", 200, 2, f"{AUTH}, purchase + merchant + cashback",
          purchase_detail),
-    Case("#19", "POST", "/api/v1/purchases/{id}/confirmation", "admin", 200, 13, CONFIRM,
+    Case("#19", "POST", "/api/v1/purchases/{id}/confirmation", "admin", 200, 12, CONFIRM,
          confirm_purchase("/api/v1/purchases/{purchase_id}/confirmation")),
-    Case("#20", "PATCH", "/api/v1/purchases/{id}/reverse", "admin", 200, 12, REVERSE,
+    Case("#20", "PATCH", "/api/v1/purchases/{id}/reverse", "admin", 200, 11, REVERSE,
          reverse_purchase("/api/v1/purchases/{purchase_id}/reverse")),
     Case("#21", "GET", f"{ME}/wallet", "user", 200, 2, f"{AUTH}, the four balances (one plain row)",
          my_wallet(f"{ME}/wallet")),
@@ -471,9 +471,9 @@ CASES = [
          "webhook not merged yet: arrange and pin it here", None),
     # §0.7 compatibility aliases: each costs what its canonical route costs (plus, for an admin reading
     # another user's resources, the read of that user, R-22).
-    Case("§0.7", "POST", "/api/v1/purchases/{id}/confirm", "admin", 200, 13, CONFIRM,
+    Case("§0.7", "POST", "/api/v1/purchases/{id}/confirm", "admin", 200, 12, CONFIRM,
          confirm_purchase("/api/v1/purchases/{purchase_id}/confirm")),
-    Case("§0.7", "POST", "/api/v1/purchases/{id}/reverse", "admin", 200, 12, REVERSE,
+    Case("§0.7", "POST", "/api/v1/purchases/{id}/reverse", "admin", 200, 11, REVERSE,
          reverse_purchase("/api/v1/purchases/{purchase_id}/reverse")),
     Case("§0.7", "GET", f"{ID}/purchases (own id)", "user", 200, 3, PAGE, my_purchases(f"{ID}/purchases"),
          is_list=True),
