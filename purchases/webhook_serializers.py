@@ -97,7 +97,7 @@ class WebhookRequest:
     reason: str | None = None
 
 
-def _depth(value, limit: int) -> int:
+def body_depth(value, limit: int) -> int:
     """Nesting depth of arrays/objects, counting no further than limit + 1."""
     stack, deepest = [(value, 1)], 0
     while stack:
@@ -118,7 +118,7 @@ def parse_body(raw: bytes) -> dict:
         raise ValidationFailed([violation("body", str(exc.detail))], "Request body is not valid JSON.")
     except RecursionError:
         data = None
-    if data is None or _depth(data, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+    if data is None or body_depth(data, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
         raise ValidationFailed([violation("body", f"Must not be nested deeper than {MAX_BODY_DEPTH} levels.")])
     return data
 

@@ -22,7 +22,7 @@ from purchases.exceptions import (
     WebhookUnsupportedMediaType,
 )
 from purchases.models import Purchase, PurchaseSource, PurchaseStatus, WebhookEvent, WebhookEventName
-from purchases.webhook_serializers import WebhookRequest
+from purchases.webhook_serializers import MAX_BODY_DEPTH, WebhookRequest, body_depth
 
 logger = logging.getLogger("clicknback.webhooks")
 
@@ -118,7 +118,9 @@ def body_for_log(raw: bytes):
     try:
         parsed = json.loads(text, parse_float=Decimal, parse_constant=lambda name: name)
     except (ValueError, RecursionError):
-        parsed = text
+        return _without_nul(text)
+    if body_depth(parsed, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        return _without_nul(text)  # kept as text rather than walked
     return _without_nul(parsed)
 
 

@@ -42,4 +42,5 @@ def send(merchant, body, *, secret: str | None = None, timestamp=None, headers: 
     final = {**signed_headers(merchant, raw, secret=secret, timestamp=timestamp), **(headers or {})}
     for name in drop:
         final.pop(name)
-    return (client or APIClient()).post(path, data=raw, content_type=content_type, headers=final)
+    # generic(): the body goes out byte for byte, and an empty content type stays empty.
+    return (client or APIClient()).generic("POST", path, raw, content_type=content_type, headers=final)
