@@ -8,6 +8,8 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
@@ -29,6 +31,7 @@ class NoNulCharField(StrictCharField):
         return value
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class StrictDateTimeField(serializers.Field):
     """An ISO 8601 string with a UTC offset (`2026-03-05T10:15:30Z`); stored in UTC."""
 
