@@ -337,6 +337,14 @@ def test_timestamp_inside_the_window_is_accepted_both_ways(merchant, shopper, of
     assert response.status_code == 201, response.content
 
 
+def test_invalid_signature_comes_before_content_type_body_and_event_errors(merchant, shopper):
+    for body, content_type in [(b"{broken", "text/plain"), (b"{broken", "application/json"),
+                               (status_body("confirmed", "never-sent"), "application/json")]:
+        response = send(merchant, body, content_type=content_type, secret="whsec_not-the-secret")
+        error_of(response, 401, "INVALID_SIGNATURE")
+    assert not WebhookEvent.objects.exists()
+
+
 def test_the_window_comes_before_the_content_type(merchant, shopper):
     response = send(merchant, b"not json", timestamp=int(time.time()) - 1000, content_type="text/plain")
     error_of(response, 401, "TIMESTAMP_OUT_OF_WINDOW")
