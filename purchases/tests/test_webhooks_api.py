@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import re
 import time
-import uuid
 from decimal import Decimal
 
 import pytest

@@ -11,7 +11,9 @@ import time
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.tests.factories import UserFactory
 from clicknback.audit.services import Actor
 from clicknback.testing import error_of
 from merchants import services as merchant_services
@@ -21,9 +23,6 @@ from purchases import webhooks
 from purchases.models import Purchase, WebhookEvent
 from purchases.tests.factories import ingest, live_offer, next_external_id
 from purchases.tests.signing import WEBHOOK, created_body, encode, send, signed_headers, status_body
-from rest_framework.test import APIClient
-
-from accounts.tests.factories import UserFactory
 
 SPEC_SECRET = "whsec_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 SPEC_TIMESTAMP = "1767225600"
