@@ -167,8 +167,9 @@ def logged_event(*, merchant: Merchant, request_timestamp, raw_body: bytes):
     except Exception:
         try:
             record_event(**record, response_status=500, error_code="INTERNAL_SERVER_ERROR")
-        except Exception:  # the database itself may be what failed
-            logger.exception("Webhook event of merchant %s could not be logged", merchant.pk)
+        except Exception as logging_error:  # the database itself may be what failed (R-225: no traceback twice)
+            logger.warning("Webhook event of merchant %s could not be logged: %s", merchant.pk,
+                           type(logging_error).__name__)
         raise
     if log.outcome is not None:
         record_event(**record, response_status=log.outcome.status_code, purchase=log.outcome.purchase)
