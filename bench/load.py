@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -323,6 +325,33 @@ async def ingest(ctx: Context) -> RequestFactory:
         "amount": "10.00", "currency": "EUR"}, token=token)
 
 
+@scenario("webhook", "POST /api/v1/webhooks/purchases: HMAC check, then the `ingest` path as a signed "
+                    "purchase.created (new external id each time) + the webhook event row")
+async def webhook(ctx: Context) -> RequestFactory:
+    merchant_id, secret = ctx.args.webhook_merchant_id, ctx.args.webhook_secret
+    if not merchant_id or not secret:
+        raise SystemExit("error: the webhook scenario needs --webhook-merchant-id and --webhook-secret (or "
+                         "BENCH_WEBHOOK_MERCHANT_ID/_SECRET): a merchant with a live offer and its secret from "
+                         "`manage.py merchant_webhook_secret`")
+    token = await ctx.token("user")
+    status, me = await ctx.call(json_request("GET", f"{API}/users/me", token=token))
+    if status != 200:
+        raise SystemExit(f"error: GET /users/me failed: HTTP {status} {me}")
+
+    def make(i: int) -> Request:
+        # Signed when the request is built, outside the timed exchange, with a fresh timestamp.
+        body = json.dumps({"event": "purchase.created", "external_id": f"bench-wh-{ctx.run_id}-{i}",
+                           "user_id": me["id"], "amount": "10.00", "currency": "EUR"},
+                          separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return Request("POST", f"{API}/webhooks/purchases", body, {
+            "Content-Type": "application/json", "X-ClickNBack-Merchant": merchant_id,
+            "X-ClickNBack-Timestamp": timestamp, "X-ClickNBack-Signature": f"sha256={digest}"})
+
+    return make
+
+
 SCENARIOS["purchases"] = Scenario("purchases", "the former name of `ingest`", ingest)
 
 
@@ -608,6 +637,10 @@ def parse_args(argv=None):
     p.add_argument("--admin-password", default=os.environ.get("BENCH_ADMIN_PASSWORD"))
     p.add_argument("--user-email", default=os.environ.get("BENCH_USER_EMAIL"))
     p.add_argument("--user-password", default=os.environ.get("BENCH_USER_PASSWORD"))
+    p.add_argument("--webhook-merchant-id", default=os.environ.get("BENCH_WEBHOOK_MERCHANT_ID"),
+                   help="webhook scenario: the signing merchant (it needs a live offer)")
+    p.add_argument("--webhook-secret", default=os.environ.get("BENCH_WEBHOOK_SECRET"),
+                   help="webhook scenario: that merchant's webhook secret (env preferred: kept out of `ps`)")
     p.add_argument("--server-pid", type=int, default=None,
                    help="the server's master pid (same machine): also report its process tree's CPU per request")
     p.add_argument("--label", default="", help="a free-text tag stored in the JSON (e.g. the server config)")

@@ -91,8 +91,23 @@ done
 echo "server: gunicorn ${gunicorn_args[*]:-} on $base (workers=${GUNICORN_WORKERS:-default} threads=${GUNICORN_THREADS:-default}" \
      "DB_POOL=${DB_POOL:-false} DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-60}); log in $log" >&2
 
-# Logins through the environment: kept out of `ps`, and a password may start with "-".
+# The webhook scenario signs as a merchant with a live offer; its secret is read as operators do (R-34).
+webhook_merchant="$("$PY" manage.py shell --no-imports -c '
+import datetime as dt
+from offers import selectors
+from merchants.models import Merchant
+today = dt.datetime.now(dt.UTC).date()
+print(next((str(m.pk) for m in Merchant.objects.filter(active=True).order_by("name")
+            if selectors.live_offer_for_merchant(m.pk, on=today)), ""))
+' | tail -n 1)"
+webhook_secret=""
+if [ -n "$webhook_merchant" ]; then
+    webhook_secret="$("$PY" manage.py merchant_webhook_secret "$webhook_merchant")"
+fi
+
+# Logins and the secret through the environment: kept out of `ps`, and a password may start with "-".
 BENCH_DATABASE_URL="${BENCH_DATABASE_URL:-$DATABASE_URL}" \
 BENCH_ADMIN_EMAIL="$admin_email" BENCH_ADMIN_PASSWORD="$admin_password" \
 BENCH_USER_EMAIL="$user_email" BENCH_USER_PASSWORD="$user_password" \
+BENCH_WEBHOOK_MERCHANT_ID="$webhook_merchant" BENCH_WEBHOOK_SECRET="$webhook_secret" \
     "$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" "$@"

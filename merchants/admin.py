@@ -78,7 +78,7 @@ class MerchantAdmin(IdSearchMixin, NoDeleteMixin, admin.ModelAdmin):
             return ["name", "default_cashback_percentage", "active"]
         return [
             "id", "name", "default_cashback_percentage", "active", "webhook_secret_display",
-            "previous_webhook_secret_expires_at", "created_at", "updated_at",
+            "previous_webhook_secret_expires_at", "webhook_events", "created_at", "updated_at",
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -86,7 +86,13 @@ class MerchantAdmin(IdSearchMixin, NoDeleteMixin, admin.ModelAdmin):
             return []
         # A-4: status changes only through actions; the secret only through rotation.
         return ["id", "active", "webhook_secret_display", "previous_webhook_secret_expires_at",
-                "created_at", "updated_at"]
+                "webhook_events", "created_at", "updated_at"]
+
+    @admin.display(description="webhook events")
+    def webhook_events(self, obj):
+        """admin.md: the merchant's webhook events, on their own filterable list (R-156)."""
+        url = reverse("admin:purchases_webhookevent_changelist") + f"?merchant__id__exact={obj.pk}"
+        return format_html('<a href="{}">Webhook events of this merchant</a>', url)
 
     @admin.display(description="webhook secret")
     def webhook_secret_display(self, obj):

@@ -154,3 +154,13 @@ def rotate_webhook_secret(*, merchant_id, actor: Actor) -> Merchant:
             details={"previous_secret_valid_until": grace_until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
         )
     return merchant
+
+
+def forget_expired_webhook_secret(*, merchant_id, now=None) -> bool:
+    """R-223: once its grace period has ended, the previous secret is cleared (on the next read or
+    rotation). One conditional UPDATE, so concurrent readers cannot clear a freshly rotated one."""
+    now = now or timezone.now()
+    cleared = Merchant.objects.filter(
+        pk=merchant_id, previous_webhook_secret_expires_at__lte=now,
+    ).update(previous_webhook_secret=None, previous_webhook_secret_expires_at=None)
+    return bool(cleared)

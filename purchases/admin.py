@@ -2,16 +2,38 @@
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction, AuditLog
 from purchases import services
-from purchases.models import Purchase
+from purchases.models import Purchase, WebhookEvent
 from wallets.models import LedgerEntry
 
 
 class ReverseForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WebhookEventInline(admin.TabularInline):
+    """admin.md Purchases, detail page: the webhook events that touched this purchase (read-only)."""
+
+    model = WebhookEvent
+    fk_name = "purchase"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["received_at", "event", "response_status", "error_code", "request_timestamp"]
+    readonly_fields = fields
+    ordering = ["received_at", "id"]
+    verbose_name_plural = "webhook events"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Purchase)
@@ -24,6 +46,7 @@ class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["confirm", "reverse"]
     readonly_fields = ["cashback_transaction_summary", "ledger_entries_summary", "audit_summary"]
+    inlines = [WebhookEventInline]
 
     def get_fields(self, request, obj=None):
         return [f.name for f in Purchase._meta.fields] + self.readonly_fields
@@ -70,3 +93,26 @@ class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
                                 f"cashback {p.cashback_amount} ({p.status})"),
             on_confirm=apply,
         )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(IdSearchMixin, ViewOnlyAdmin):
+    """admin.md: a merchant's webhook events (R-156), view-only; filter by merchant, event, answer, date."""
+
+    list_display = ["received_at", short_id, "merchant", "event", "external_id", "response_status", "error_code",
+                    "purchase_link", "request_timestamp"]
+    list_select_related = ["merchant", "purchase"]
+    list_filter = ["merchant", "event", "response_status", "error_code"]
+    date_hierarchy = "received_at"
+    search_fields = ["external_id", "merchant__name"]
+    ordering = ["-received_at", "id"]
+
+    def get_fields(self, request, obj=None):
+        return [f.name for f in WebhookEvent._meta.fields]
+
+    @admin.display(description="purchase", ordering="purchase__external_id")
+    def purchase_link(self, obj):
+        if obj.purchase_id is None:
+            return "—"
+        url = reverse("admin:purchases_purchase_change", args=[obj.purchase_id])
+        return format_html('<a href="{}">{}</a>', url, obj.purchase.external_id)

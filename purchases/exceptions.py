@@ -12,6 +12,7 @@ class DuplicatePurchase(DomainError):
     status = status.HTTP_409_CONFLICT
 
     def __init__(self, existing):
+        self.purchase = existing  # the webhook compares it with a replay (R-151)
         super().__init__(
             f"Purchase '{existing.external_id}' was already recorded for this merchant.",
             details={
@@ -96,4 +97,77 @@ class InvalidPurchaseStatus(_Unprocessable):
         super().__init__(
             f"Invalid status '{value}'; allowed values: pending, confirmed, rejected, reversed.",
             details={"status": value},
+        )
+
+
+# --- the merchant webhook (api.md §10) ------------------------------------------------------------
+
+
+class InvalidSignature(DomainError):
+    """R-150: one code and one message for every authentication failure, so a caller cannot tell
+    an unknown merchant from a bad signature."""
+
+    code = "INVALID_SIGNATURE"
+    status = status.HTTP_401_UNAUTHORIZED
+    message = "Missing or invalid webhook signature."
+
+    def __init__(self):
+        super().__init__(headers={"WWW-Authenticate": 'ClickNBack-HMAC-SHA256 realm="webhooks"'})
+
+
+class TimestampOutOfWindow(DomainError):
+    code = "TIMESTAMP_OUT_OF_WINDOW"
+    status = status.HTTP_401_UNAUTHORIZED
+
+    def __init__(self, tolerance_seconds: int):
+        super().__init__(
+            f"X-ClickNBack-Timestamp is more than {tolerance_seconds} seconds away from the server time.",
+            details={"tolerance_seconds": tolerance_seconds},
+            headers={"WWW-Authenticate": 'ClickNBack-HMAC-SHA256 realm="webhooks"'},
+        )
+
+
+class WebhookUnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    message = "Request body must be sent as application/json."
+
+
+class WebhookPurchaseNotFound(DomainError):
+    """A status event for an external id this merchant never reported (R-155)."""
+
+    code = "NOT_FOUND"
+    status = status.HTTP_404_NOT_FOUND
+
+    def __init__(self, external_id: str):
+        super().__init__(f"No purchase '{external_id}' was reported by this merchant.",
+                         details={"resource_type": "purchase", "external_id": external_id})
+
+
+class ExternalIdConflict(DomainError):
+    """R-151: a purchase.created whose money fields differ from the stored purchase."""
+
+    code = "EXTERNAL_ID_CONFLICT"
+    status = status.HTTP_409_CONFLICT
+
+    def __init__(self, purchase):
+        self.purchase = purchase  # the webhook event log points at it
+        super().__init__(
+            f"Purchase '{purchase.external_id}' was already reported with a different user, amount or currency.",
+            details={"external_id": purchase.external_id, "purchase_id": str(purchase.pk)},
+        )
+
+
+class PurchaseStateConflict(DomainError):
+    """R-155: a status event the purchase's current status does not allow."""
+
+    code = "PURCHASE_STATE_CONFLICT"
+    status = status.HTTP_409_CONFLICT
+
+    def __init__(self, purchase, requested_status: str):
+        self.purchase = purchase  # the webhook event log points at it
+        super().__init__(
+            f"Purchase '{purchase.external_id}' is '{purchase.status}'; it cannot become '{requested_status}'.",
+            details={"external_id": purchase.external_id, "current_status": purchase.status,
+                     "requested_status": requested_status},
         )

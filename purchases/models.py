@@ -1,10 +1,12 @@
-"""Purchases and their state machine (R-60…R-71, R-90…R-96)."""
+"""Purchases and their state machine (R-60…R-71, R-90…R-96); the merchant webhook's event log (R-156)."""
 
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class PurchaseStatus(models.TextChoices):
@@ -60,3 +62,59 @@ class Purchase(models.Model):
 
     def __str__(self):
         return f"{self.external_id} ({self.status})"
+
+
+class WebhookEventName(models.TextChoices):
+    PURCHASE_CREATED = "purchase.created"
+    PURCHASE_CONFIRMED = "purchase.confirmed"
+    PURCHASE_REVERSED = "purchase.reversed"
+
+
+class WebhookEventAppendOnlyError(Exception):
+    pass
+
+
+class WebhookEvent(models.Model):
+    """R-156: one row per webhook request that passed the signature and timestamp checks, whatever
+    its answer; written in its own transaction, never changed or deleted afterwards."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="webhook_events")
+    # What the body said, as far as it could be read ("" when the body was not JSON or lacked it).
+    event = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    request_timestamp = models.DateTimeField()  # X-ClickNBack-Timestamp
+    received_at = models.DateTimeField(default=timezone.now)
+    response_status = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=64, null=True, blank=True)
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="webhook_events")
+    # The parsed body (decimals as their text); a body that is not JSON is kept as its text.
+    body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["-received_at", "id"]
+        indexes = [
+            models.Index(fields=["merchant", "received_at"]),
+            models.Index(fields=["purchase", "received_at"]),
+            models.Index(fields=["merchant", "external_id"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(response_status__gte=100) & Q(response_status__lte=599),
+                                   name="webhook_event_response_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.event or '?'} {self.external_id or '?'} → {self.response_status}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response_status < 400
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise WebhookEventAppendOnlyError("Webhook events are append-only (R-156).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise WebhookEventAppendOnlyError("Webhook events are append-only (R-156).")

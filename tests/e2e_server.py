@@ -44,8 +44,9 @@ class LiveServer:
         raise RuntimeError("gunicorn did not become ready")
 
     def request(self, method: str, path: str, body=None, token: str | None = None, headers=None):
-        """(status, parsed JSON body or None, headers) — errors are answers too, not exceptions."""
-        data = json.dumps(body).encode() if body is not None else None
+        """(status, parsed JSON body or None, headers) — errors are answers too, not exceptions.
+        A `bytes` body is sent exactly as given (signed webhooks); `headers` may replace Content-Type."""
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")

@@ -247,3 +247,75 @@ def test_money_walk_from_purchase_through_the_jobs_to_a_paid_payout(server, oper
 
     # The operator's ledger check agrees with what the user sees.
     assert _run_job("reconcile_wallets").strip().endswith("Checked 2 wallets, 0 mismatches.")
+
+
+def test_merchant_webhook_signed_over_real_http(server, operator):
+    """api.md §10 against gunicorn: a merchant signs real requests with the secret an operator read
+    with `manage.py merchant_webhook_secret` (R-34), reports a purchase, replays it, settles it."""
+    import datetime as dt
+    import io
+    import json
+    import time
+
+    from django.core.management import call_command
+
+    from purchases.webhooks import sign
+    from purchases.models import WebhookEvent
+
+    _, admin_tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "ops@example.com", "password": PASSWORD})
+    admin_token = admin_tokens["access_token"]
+    _, merchant, _ = server.request(
+        "POST", "/api/v1/merchants", {"name": "Network Shop", "default_cashback_percentage": "5.00"}, token=admin_token
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    status, offer, _ = server.request("POST", "/api/v1/offers", {
+        "merchant_id": merchant["id"], "cashback_type": "percent", "cashback_value": "10.00",
+        "start_date": today.isoformat(), "end_date": (today + dt.timedelta(days=30)).isoformat(),
+        "monthly_cap": "100.00",
+    }, token=admin_token)
+    assert status == 201, offer
+    _, user, _ = server.request("POST", "/api/v1/users", {"email": "network-buyer@example.com", "password": PASSWORD})
+    out = io.StringIO()
+    call_command("merchant_webhook_secret", merchant["id"], stdout=out)
+    secret = out.getvalue().strip()
+    assert secret.startswith("whsec_")
+
+    def deliver(body: dict, *, timestamp=None, tamper=False, content_type="application/json"):
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {"X-ClickNBack-Merchant": merchant["id"], "X-ClickNBack-Timestamp": stamp,
+                   "X-ClickNBack-Signature": sign(secret, stamp, raw), "Content-Type": content_type}
+        return server.request("POST", "/api/v1/webhooks/purchases", raw + (b" " if tamper else b""), headers=headers)
+
+    created = {"event": "purchase.created", "external_id": "net-1", "user_id": user["id"], "amount": "80.00",
+               "currency": "EUR", "purchased_at": "2026-03-05T10:15:30Z"}
+    status, purchase, headers = deliver(created)
+    assert status == 201, purchase
+    assert purchase["status"] == "pending" and purchase["cashback_amount"] == "8.00"
+    assert headers["X-Request-ID"]
+    status, replay, _ = deliver(created)
+    assert status == 200 and replay["id"] == purchase["id"]
+
+    status, refused, headers = deliver(created, tamper=True)
+    assert status == 401 and refused["error"]["code"] == "INVALID_SIGNATURE"
+    status, stale, _ = deliver(created, timestamp=int(time.time()) - 600)
+    assert status == 401 and stale["error"] == {"code": "TIMESTAMP_OUT_OF_WINDOW", "message": stale["error"]["message"],
+                                                 "details": {"tolerance_seconds": 300}}
+    status, media, _ = deliver(created, content_type="text/plain")
+    assert status == 415 and media["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+    status, confirmed, _ = deliver({"event": "purchase.confirmed", "external_id": "net-1"})
+    assert status == 200 and confirmed["status"] == "confirmed"
+    _, tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "network-buyer@example.com", "password": PASSWORD})
+    _, wallet, _ = server.request("GET", "/api/v1/users/me/wallet", token=tokens["access_token"])
+    assert wallet["available_balance"] == "8.00"
+    status, reversed_, _ = deliver({"event": "purchase.reversed", "external_id": "net-1", "reason": "Returned."})
+    assert status == 200 and reversed_["status"] == "reversed" and reversed_["cashback_amount"] == "0.00"
+    _, wallet, _ = server.request("GET", "/api/v1/users/me/wallet", token=tokens["access_token"])
+    assert wallet["available_balance"] == "0.00"
+
+    # R-156: the requests past authentication are logged (the 401s are not); the ledger reconciles.
+    assert sorted(WebhookEvent.objects.values_list("response_status", flat=True)) == [200, 200, 200, 201, 415]
+    out = io.StringIO()
+    call_command("reconcile_wallets", stdout=out)
+    assert out.getvalue().rstrip().endswith(" 0 mismatches.")

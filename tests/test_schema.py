@@ -46,6 +46,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/feature-flags/{key}", "delete"),
     ("/api/v1/feature-flags", "get"),
     ("/api/v1/feature-flags/{key}/evaluate", "get"),
+    ("/api/v1/webhooks/purchases", "post"),
 }
 
 
@@ -87,3 +88,21 @@ def test_schema_and_swagger_ui_are_served(client):
     assert b"swagger-ui" in docs.content
     # Assets come from the app itself (sidecar), not a CDN.
     assert b"cdn.jsdelivr" not in docs.content
+
+
+def test_the_webhook_documents_its_signature_headers_body_and_answers(schema):
+    operation = schema["paths"]["/api/v1/webhooks/purchases"]["post"]
+    headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"X-ClickNBack-Merchant", "X-ClickNBack-Timestamp", "X-ClickNBack-Signature"}
+    assert all(p["required"] for p in headers.values())
+    assert set(operation["responses"]) == {"200", "201", "400", "401", "404", "409", "413", "415", "422"}
+    assert "INVALID_SIGNATURE" in operation["responses"]["401"]["description"]
+    body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    body = schema["components"]["schemas"][body_ref]
+    assert {"event", "external_id", "user_id", "amount", "currency", "purchased_at", "reason"} <= set(body["properties"])
+    assert set(body["required"]) == {"event", "external_id"}
+    answer_ref = operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][answer_ref]["properties"]) == {
+        "id", "external_id", "merchant_id", "user_id", "amount", "currency", "status", "cashback_amount",
+        "created_at", "updated_at"}
+    assert "bearerAuth" not in str(operation.get("security", schema.get("security", [])))  # no JWT here

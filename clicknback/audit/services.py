@@ -21,6 +21,11 @@ class Actor:
         return cls(ActorType.ADMIN if user.is_admin else ActorType.USER, user.id)
 
     @classmethod
+    def of_merchant(cls, merchant) -> "Actor":
+        """A merchant calling its signed webhook (R-157)."""
+        return cls(ActorType.MERCHANT, merchant.pk)
+
+    @classmethod
     def system(cls) -> "Actor":
         return cls(ActorType.SYSTEM, None)
 

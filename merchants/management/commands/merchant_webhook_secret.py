@@ -19,6 +19,8 @@ class Command(BaseCommand):
             merchant = selectors.get_merchant(merchant_id)
             if rotate:
                 merchant = services.rotate_webhook_secret(merchant_id=merchant.pk, actor=Actor.system())
+            else:
+                services.forget_expired_webhook_secret(merchant_id=merchant.pk)  # cleared on read
         except NotFound as exc:
             raise CommandError(exc.message)
         self.stdout.write(merchant.webhook_secret)
