@@ -91,14 +91,27 @@ done
 echo "server: gunicorn ${gunicorn_args[*]:-} on $base (workers=${GUNICORN_WORKERS:-default} threads=${GUNICORN_THREADS:-default}" \
      "DB_POOL=${DB_POOL:-false} DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-60}); log in $log" >&2
 
-# The webhook scenario signs as a merchant with a live offer; its secret is read as operators do (R-34).
+# The write scenarios (ingest, webhook) use a merchant of their own whose offer leaves the monthly
+# cap (R-83) far away: 1 % of 10.00 against a 10,000.00 cap is 100,000 purchases. With a demo offer
+# the cap is reached after a few hundred, and every later purchase skips its ledger entry and wallet
+# update (R-118: zero cashback moves nothing), which is not the path to measure.
+# The webhook signs as that merchant; its secret is read as operators do (R-34).
 webhook_merchant="$("$PY" manage.py shell --no-imports -c '
 import datetime as dt
-from offers import selectors
+from decimal import Decimal
+from clicknback.audit.services import Actor
 from merchants.models import Merchant
+from merchants.services import create_merchant
+from offers import selectors
+from offers.services import create_offer
 today = dt.datetime.now(dt.UTC).date()
-print(next((str(m.pk) for m in Merchant.objects.filter(active=True).order_by("name")
-            if selectors.live_offer_for_merchant(m.pk, on=today)), ""))
+merchant = Merchant.objects.filter(name="Bench Uncapped").first() or create_merchant(
+    name="Bench Uncapped", default_cashback_percentage=Decimal("1.00"), actor=Actor.system())
+if selectors.live_offer_for_merchant(merchant.pk, on=today) is None:
+    create_offer(merchant_id=merchant.pk, cashback_type="percent", cashback_value=Decimal("1.00"),
+                 start_date=today - dt.timedelta(days=1), end_date=today + dt.timedelta(days=365),
+                 monthly_cap=Decimal("10000.00"), actor=Actor.system())
+print(merchant.pk)
 ' | tail -n 1)"
 webhook_secret=""
 if [ -n "$webhook_merchant" ]; then
@@ -109,5 +122,5 @@ fi
 BENCH_DATABASE_URL="${BENCH_DATABASE_URL:-$DATABASE_URL}" \
 BENCH_ADMIN_EMAIL="$admin_email" BENCH_ADMIN_PASSWORD="$admin_password" \
 BENCH_USER_EMAIL="$user_email" BENCH_USER_PASSWORD="$user_password" \
-BENCH_WEBHOOK_MERCHANT_ID="$webhook_merchant" BENCH_WEBHOOK_SECRET="$webhook_secret" \
+BENCH_MERCHANT_ID="$webhook_merchant" BENCH_WEBHOOK_MERCHANT_ID="$webhook_merchant" BENCH_WEBHOOK_SECRET="$webhook_secret" \
     "$PY" bench/load.py --base-url "$base" --label "$label" --server-pid "$server_pid" "$@"
