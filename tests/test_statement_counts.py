@@ -20,6 +20,7 @@ A pin may be lowered by whoever removes a statement; it is raised only with a re
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,6 +41,7 @@ from offers.tests.factories import OfferFactory, days_from_today
 from payouts.models import PayoutStatus
 from payouts.tests import factories as payout_factories
 from purchases.tests import factories as purchase_factories
+from purchases.tests import signing
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +77,7 @@ class Req:
     body: dict | None = None
     headers: dict = field(default_factory=dict)
     client: APIClient | None = None
+    raw: bytes | None = None  # sent byte for byte as application/json (a signed webhook body)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,13 @@ def funded_user():
 
 def pending_purchase_of(user):
     return purchase_factories.ingest(user=user, merchant=purchase_factories.live_offer().merchant)
+
+
+def signed(merchant, body: dict) -> Req:
+    """A webhook request as the merchant signs it (api.md §10)."""
+    raw = json.dumps(body).encode()
+    headers = signing.signed_headers(merchant, raw)
+    return Req(signing.WEBHOOK, raw=raw, headers={f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
 
 
 # --- arrangements, one per row of the table ---------------------------------------------------------------
@@ -336,6 +346,27 @@ def move_payout(start: str, target: str, **body):
     return arrange
 
 
+def webhook_created(w):
+    merchant = purchase_factories.live_offer().merchant
+    return lambda: signed(merchant, signing.created_body(user=w.user, external_id=unique("wh")))
+
+
+def webhook_replayed(w):
+    merchant = purchase_factories.live_offer().merchant
+    body = signing.created_body(user=w.user, external_id=unique("wh"))
+    signing.send(merchant, body)
+    return lambda: signed(merchant, body)
+
+
+def webhook_confirmed(w):
+    merchant = purchase_factories.live_offer().merchant
+
+    def next_request():
+        purchase = purchase_factories.ingest(user=w.user, merchant=merchant)
+        return signed(merchant, signing.status_body("confirmed", purchase.external_id))
+    return next_request
+
+
 def create_flag(w):
     return lambda: Req(f"/api/v1/feature-flags/{unique('flag').replace('-', '_')}",
                        {"enabled": True, "description": "Rolled out to everyone."})
@@ -366,6 +397,13 @@ def evaluate_flag(w):
 
 # --- the table ------------------------------------------------------------------------------------------
 
+WEBHOOK_CREATED = ("merchant (signature), BEGIN, then the ingestion of #15 without its auth (wallet FOR UPDATE, "
+                   "one read, 4 INSERTs, UPDATE wallet, audit), COMMIT, BEGIN, INSERT webhook event (R-156), COMMIT")
+WEBHOOK_REPLAY = ("merchant (signature), BEGIN, wallet FOR UPDATE, one read (finds the duplicate), the stored purchase, "
+                  "ROLLBACK, BEGIN, INSERT webhook event, COMMIT")
+WEBHOOK_CONFIRMED = ("merchant (signature), BEGIN, purchase FOR UPDATE (R-155 decision), SAVEPOINT, then #19's confirm "
+                     "(purchase, cashback, wallet FOR UPDATE, 2 ledger INSERTs, 3 UPDATEs, audit), RELEASE, COMMIT, "
+                     "BEGIN, INSERT webhook event, COMMIT")
 AUTH = "auth user"  # the bearer token's user, read by clicknback.authentication (R-16)
 PAGE = f"{AUTH}, COUNT for pagination.total, the page"
 PATH_USER_PAGE = f"{AUTH}, the path's user (R-22), COUNT, the page"
@@ -464,11 +502,12 @@ CASES = [
     Case("#30", "GET", "/api/v1/feature-flags", "admin", 200, 3, PAGE, list_flags, is_list=True),
     Case("#31", "GET", "/api/v1/feature-flags/{key}/evaluate", "admin", 200, 2,
          f"{AUTH}, the global and the scoped row in one read (R-160)", evaluate_flag),
-    # #32 POST /api/v1/webhooks/purchases (merchant, HMAC) is built on the `webhook` branch. When it is
-    # merged, give this row its arrangement (a signed `purchase.created`; another row for a status event)
-    # and the pins measured then. Until then it is reported as skipped.
-    Case("#32", "POST", "/api/v1/webhooks/purchases", "anonymous", 201, None,
-         "webhook not merged yet: arrange and pin it here", None),
+    Case("#32", "POST", "/api/v1/webhooks/purchases (purchase.created)", "anonymous", 201, 13,
+         WEBHOOK_CREATED, webhook_created),
+    Case("#32", "POST", "/api/v1/webhooks/purchases (identical replay)", "anonymous", 200, 10,
+         WEBHOOK_REPLAY, webhook_replayed),
+    Case("#32", "POST", "/api/v1/webhooks/purchases (purchase.confirmed)", "anonymous", 200, 18,
+         WEBHOOK_CONFIRMED, webhook_confirmed),
     # §0.7 compatibility aliases: each costs what its canonical route costs (plus, for an admin reading
     # another user's resources, the read of that user, R-22).
     Case("§0.7", "POST", "/api/v1/purchases/{id}/confirm", "admin", 200, 12, CONFIRM,
@@ -514,6 +553,8 @@ def world(user, admin_user, user_client, admin_client, api_client) -> World:
 def send(world: World, case: Case, req: Req, query: str = ""):
     client = req.client or world.clients[case.role]
     path = req.path + (("&" if "?" in req.path else "?") + query if query else "")
+    if req.raw is not None:
+        return client.generic(case.method, path, req.raw, content_type="application/json", **req.headers)
     method = getattr(client, case.method.lower())
     if req.body is None:
         return method(path, **req.headers)
