@@ -109,7 +109,7 @@ merchant = Merchant.objects.filter(name="Bench Uncapped").first() or create_merc
     name="Bench Uncapped", default_cashback_percentage=Decimal("1.00"), actor=Actor.system())
 if selectors.live_offer_for_merchant(merchant.pk, on=today) is None:
     create_offer(merchant_id=merchant.pk, cashback_type="percent", cashback_value=Decimal("1.00"),
-                 start_date=today - dt.timedelta(days=1), end_date=today + dt.timedelta(days=365),
+                 start_date=today, end_date=today + dt.timedelta(days=365),
                  monthly_cap=Decimal("10000.00"), actor=Actor.system())
 print(merchant.pk)
 ' | tail -n 1)"
