@@ -9,6 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from clicknback import metrics
 from clicknback.audit import services as audit
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
@@ -100,6 +101,7 @@ def ingest_purchase(*, user_id, merchant_id, external_id: str, amount: Decimal, 
                 "cashback_amount": str(cashback), "source": source,
             },
         )
+    metrics.purchase_ingested(source=source, cashback=cashback)
     return purchase
 
 
