@@ -1,6 +1,7 @@
 """Cross-cutting HTTP behaviour that must hold before (or outside) DRF: request ids, body size,
 and the JSON envelope for responses Django produces itself (unknown routes, crashes)."""
 
+import functools
 import logging
 import re
 import time
@@ -51,11 +52,23 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 
 def route_of(request) -> str:
-    """The URL pattern that answered (`api/v1/merchants/<pk>`-like), never the raw path."""
+    """The URL pattern that answered, as `/api/v1/purchases/<purchase_id>`: never the raw path."""
     match = getattr(request, "resolver_match", None)
     if match is None or not match.route:
         return UNMATCHED_ROUTE
-    return match.route.replace("^", "").replace("$", "").replace(r"\Z", "")
+    return readable_route(match.route)
+
+
+@functools.lru_cache(maxsize=512)
+def readable_route(pattern: str) -> str:
+    # "api/v1/^purchases/(?P<purchase_id>[^/]+)/?$" → "/api/v1/purchases/<purchase_id>"
+    route = _NAMED_GROUP.sub(r"<\1>", pattern)
+    for noise in ("^", "$", r"\Z", "/?"):
+        route = route.replace(noise, "")
+    return "/" + route.lstrip("/")
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
 def user_id_of(request) -> str | None:
