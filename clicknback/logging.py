@@ -26,7 +26,8 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         # django.request logs 4xx/5xx after the middleware has unbound the id; the record carries the request.
-        request_id = getattr(getattr(record, "request", None), "request_id", None)
+        # A record may name its request itself (the access line does, via `extra`).
+        request_id = getattr(record, "request_id", None) or getattr(getattr(record, "request", None), "request_id", None)
         record.request_id = request_id or _request_id.get()
         return True
 

@@ -99,8 +99,9 @@ class RequestObservationMiddleware:
             duration_ms = round(seconds * 1000, 1)
             access_logger.info(
                 "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
-                extra={"method": request.method, "route": route, "path": request.path,
-                       "status": response.status_code, "duration_ms": duration_ms, "user_id": user_id_of(request)},
+                extra={"request_id": getattr(request, "request_id", None), "method": request.method, "route": route,
+                       "path": request.path, "status": response.status_code, "duration_ms": duration_ms,
+                       "user_id": user_id_of(request)},
             )
         return response
 
