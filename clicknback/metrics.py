@@ -7,8 +7,8 @@ Recorded by the process where it happens (prometheus-client values):
   clicknback_cashback_ingested_total{source}                     their cashback amount, EUR
   clicknback_job_passes_total{job}, clicknback_job_items_handled_total{job},
   clicknback_job_items_failed_total{job}, clicknback_job_last_pass_timestamp_seconds{job}
-  clicknback_reconcile_last_run_timestamp_seconds, clicknback_reconcile_last_wallets_checked,
-  clicknback_reconcile_last_mismatches                          the last `reconcile_wallets`
+  clicknback_reconcile_last_run_timestamp_seconds{scope}, clicknback_reconcile_last_wallets_checked{scope},
+  clicknback_reconcile_last_mismatches{scope}                   the last `reconcile_wallets` (scope all|one_user)
 Read from the database at every scrape:
   clicknback_payouts{status}                                    payouts by status (one GROUP BY)
 
@@ -62,13 +62,16 @@ JOB_LAST_PASS = Gauge("clicknback_job_last_pass_timestamp_seconds", "Unix time t
                       ["job"], multiprocess_mode="max")
 
 # --- reconciliation ---------------------------------------------------------------------------------
+# Labelled by scope ("all" wallets, or "one_user" for --user), so a one-wallet check never stands for the
+# whole ledger; and, like every metric here, created on first use: a process that never reconciles (a
+# health check, a shell) leaves no file in the multiprocess directory.
 RECONCILE_LAST_RUN = Gauge("clicknback_reconcile_last_run_timestamp_seconds",
-                           "Unix time the last wallet reconciliation finished.", multiprocess_mode="max")
+                           "Unix time the last wallet reconciliation finished.", ["scope"], multiprocess_mode="max")
 RECONCILE_LAST_CHECKED = Gauge("clicknback_reconcile_last_wallets_checked",
-                               "Wallets the last reconciliation checked.", multiprocess_mode="mostrecent")
+                               "Wallets the last reconciliation checked.", ["scope"], multiprocess_mode="mostrecent")
 RECONCILE_LAST_MISMATCHES = Gauge("clicknback_reconcile_last_mismatches",
                                   "Mismatches the last reconciliation found (0 = every balance equals its ledger).",
-                                  multiprocess_mode="mostrecent")
+                                  ["scope"], multiprocess_mode="mostrecent")
 
 
 def request_finished(*, method: str, route: str, status: int, seconds: float) -> None:
@@ -95,10 +98,10 @@ def job_pass(*, job: str, handled: int, failed: int) -> None:
     JOB_LAST_PASS.labels(job).set(time.time())
 
 
-def reconcile_finished(*, checked: int, mismatches: int) -> None:
-    RECONCILE_LAST_RUN.set(time.time())
-    RECONCILE_LAST_CHECKED.set(checked)
-    RECONCILE_LAST_MISMATCHES.set(mismatches)
+def reconcile_finished(*, checked: int, mismatches: int, scope: str = "all") -> None:
+    RECONCILE_LAST_RUN.labels(scope).set(time.time())
+    RECONCILE_LAST_CHECKED.labels(scope).set(checked)
+    RECONCILE_LAST_MISMATCHES.labels(scope).set(mismatches)
 
 
 class DatabaseFiguresCollector:

@@ -61,7 +61,7 @@ def test_metrics_with_the_token_answer_in_the_prometheus_text_format(client, met
     assert response["Content-Type"].startswith("text/plain; version=")
     families = {f.name for f in text_string_to_metric_families(response.content.decode())}
     assert {"clicknback_http_requests", "clicknback_http_request_duration_seconds", "clicknback_payouts",
-            "clicknback_reconcile_last_mismatches"} <= families
+            "clicknback_purchases_ingested", "clicknback_job_passes"} <= families
 
 
 @pytest.mark.django_db
@@ -185,9 +185,23 @@ def test_the_last_reconcile_result_is_exposed(client, metrics_on):
 
     from wallets.models import Wallet
 
-    assert sample(text, "clicknback_reconcile_last_wallets_checked") == Wallet.objects.count()
-    assert sample(text, "clicknback_reconcile_last_mismatches") == 0
-    assert sample(text, "clicknback_reconcile_last_run_timestamp_seconds") > 0
+    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") == Wallet.objects.count()
+    assert sample(text, "clicknback_reconcile_last_mismatches", scope="all") == 0
+    assert sample(text, "clicknback_reconcile_last_run_timestamp_seconds", scope="all") > 0
+
+
+@pytest.mark.django_db
+def test_a_one_user_reconcile_does_not_stand_for_the_whole_ledger(client, metrics_on):
+    from accounts.tests.factories import UserFactory
+
+    users = UserFactory.create_batch(3)
+    call_command("reconcile_wallets", stdout=_Sink(), stderr=_Sink())
+    call_command("reconcile_wallets", "--user", str(users[0].pk), stdout=_Sink(), stderr=_Sink())
+
+    text = scrape(client)
+
+    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="one_user") == 1
+    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") >= 3
 
 
 class _Sink:

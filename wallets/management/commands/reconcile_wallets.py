@@ -34,7 +34,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Cannot run the check: {exc}")
             sys.exit(2)
         progress.close()
-        metrics.reconcile_finished(checked=checked, mismatches=len(mismatches))
+        metrics.reconcile_finished(checked=checked, mismatches=len(mismatches),
+                                   scope="all" if user_id is None else "one_user")
         for mismatch in mismatches:
             self.stdout.write(str(mismatch))
         self.stdout.write(f"Checked {checked} wallets, {len(mismatches)} mismatches.")
