@@ -92,10 +92,10 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client, admin_
         sample(before, "clicknback_http_request_duration_seconds_count", **labels) == 2
     assert sample(after, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) - \
         sample(before, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) == 2
-    unmatched = {"route": "<unmatched>", "status": "404"}
+    unmatched = {"route": "<unmatched>", "method": "GET", "status": "404"}
     assert sample(after, "clicknback_http_requests_total", **unmatched) - \
         sample(before, "clicknback_http_requests_total", **unmatched) == 1
-    live = {"route": "/health/live", "status": "200"}
+    live = {"route": "/health/live", "method": "GET", "status": "200"}
     assert sample(after, "clicknback_http_requests_total", **live) - \
         sample(before, "clicknback_http_requests_total", **live) == 1
 
