@@ -1,7 +1,7 @@
 # ClickNBack — build, run and test.   `make help` lists the targets.
 #
 # Variables (override on the command line or in the environment):
-#   PYTHON       interpreter that creates the venv; default: the first of python3.13, python3.12 that runs
+#   PYTHON       interpreter that creates the venv; default: a Python 3.13/3.12 found by scripts/find-python.sh
 #   VENV         virtualenv directory (.venv)
 #   HOST, PORT   where `make run` listens (127.0.0.1, 8000)
 #   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"
@@ -11,14 +11,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON_CANDIDATES := python3.13 python3.12
-# Like `PYTHON ?= ...`, but probed once. pyenv installs shims for versions that are not installed,
-# so a candidate counts only if it actually runs; the venv is built from its real executable.
+# Like `PYTHON ?= ...`, but probed only when a recipe needs it, and then once: scripts/find-python.sh
+# looks on PATH, in pyenv's versions (even when no shim selects one), uv's interpreters and the
+# usual install paths, and counts a candidate only if it actually runs.
 ifndef PYTHON
-PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do \
-	if command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys' >/dev/null 2>&1; then \
-		"$$p" -c 'import sys; print(sys.executable)'; break; \
-	fi; done)
+PYTHON = $(eval PYTHON := $$(shell scripts/find-python.sh))$(PYTHON)
 endif
 
 VENV ?= .venv
@@ -51,11 +48,8 @@ print-python:
 # need PYTHON fail: an existing venv does not).
 define CHECK_PYTHON
 if [ -z "$(PYTHON)" ]; then \
-	echo "error: no usable Python found: tried $(PYTHON_CANDIDATES) (ClickNBack needs Python 3.12 or 3.13)." >&2; \
-	pyenv_hit=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[23](\.[0-9]+)?$$' | sort -V | tail -n 1); \
-	if [ -n "$$pyenv_hit" ]; then \
-		echo "       pyenv has $$pyenv_hit installed: run  PYENV_VERSION=$$pyenv_hit make $(MAKECMDGOALS)" >&2; \
-	fi; \
+	echo "error: no usable Python found (ClickNBack needs Python 3.12 or 3.13). Looked on PATH, in pyenv's" >&2; \
+	echo "       and uv's installed versions and in /usr/local/bin, /usr/bin, ~/.local/bin, Homebrew." >&2; \
 	echo "       Or install one (apt-get install python3.13 python3.13-venv, brew install python@3.13," >&2; \
 	echo "       pyenv install 3.13), or name it: make PYTHON=/path/to/python3.13 $(MAKECMDGOALS)" >&2; \
 	exit 1; \
@@ -67,14 +61,20 @@ venv: $(VENV_STAMP)
 
 $(VENV_PYTHON):
 	@$(CHECK_PYTHON)
-	@echo "Creating $(VENV) with $(PYTHON)"
+	@echo "Creating $(VENV) with $(PYTHON) ($$("$(PYTHON)" --version 2>&1))"
 	@"$(PYTHON)" -m venv "$(VENV)" || { \
-		echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install the venv module (apt-get install python3.13-venv)." >&2; \
+		v=$$("$(PYTHON)" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+		echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install the venv module (apt-get install python$$v-venv)." >&2; \
 		rm -rf "$(VENV)"; exit 1; }
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt | $(VENV_PYTHON)
 	"$(VENV_PYTHON)" -m pip install --disable-pip-version-check -r requirements-dev.txt
 	@touch "$@"
+
+# Which interpreter the venv runs on (pyvenv.cfg names the one that created it).
+define SAY_PYTHON
+echo "Python: $$("$(VENV_PYTHON)" --version 2>&1 | cut -d' ' -f2) in $(VENV), created from $$(sed -n 's/^executable = //p' "$(VENV)/pyvenv.cfg" 2>/dev/null || echo '?')";
+endef
 
 # DEBUG is off by default (settings, R-214), so the secrets must exist. When they are missing
 # and DEBUG is unset, the process gets random ones: tokens and admin sessions end with it.
@@ -90,6 +90,7 @@ endef
 # --- run ------------------------------------------------------------------------------------
 run: venv
 	@set -e; \
+	$(SAY_PYTHON) \
 	$(ENSURE_SECRETS) \
 	if [ -n "$${DATABASE_URL:-}" ]; then echo "Database: DATABASE_URL from the environment"; \
 	else echo "Database: SQLite file db.sqlite3 (set DATABASE_URL to use PostgreSQL)"; fi; \
@@ -108,6 +109,7 @@ run: venv
 # pytest exit code 5 means "no tests collected": a broken test path, never a pass.
 test: venv
 	@set +e; \
+	$(SAY_PYTHON) \
 	if [ -n "$${DATABASE_URL:-}" ]; then \
 		case "$$DATABASE_URL" in \
 			postgres://*|postgresql://*|pgsql://*) ;; \

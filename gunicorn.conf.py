@@ -4,6 +4,14 @@ Every value comes from the environment so one file serves both; `make run` passe
 """
 
 import os
+import shutil
+import sys
+import tempfile
+
+# The project's modules (below, and the JSON log formatter) from any working directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from clicknback.metrics_files import MULTIPROC_DIR_ENV, process_identifier
 
 
 def _int_from_env(name: str, default: int) -> int:
@@ -28,10 +36,47 @@ graceful_timeout = _int_from_env("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int_from_env("GUNICORN_KEEPALIVE", 5)
 
 # Logs to stdout/stderr; the access line carries the X-Request-ID the app echoes (R-214).
-accesslog = "-"
+# With LOG_FORMAT=json the app writes the request line itself (clicknback.access, with route and user
+# id), so gunicorn's text access line is off and its own messages are JSON too.
+_json_logs = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
+accesslog = None if _json_logs else "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+if _json_logs:
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "clicknback.logging.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {"gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False}},
+    }
+
+# Metrics of several workers (prometheus-client multiprocess mode): every process writes its values
+# into PROMETHEUS_MULTIPROC_DIR and /metrics sums them. Not given: a fresh directory for this server,
+# created here (the master, before any worker forks) and removed when it exits. A given directory is
+# left as it is: job processes may write into it too (docker-compose.yml shares it as a volume).
+_own_metrics_dir = None
+if not os.environ.get(MULTIPROC_DIR_ENV):
+    _own_metrics_dir = tempfile.mkdtemp(prefix="clicknback-metrics-")
+    os.environ[MULTIPROC_DIR_ENV] = _own_metrics_dir
+else:
+    os.makedirs(os.environ[MULTIPROC_DIR_ENV], exist_ok=True)
+
+
+def on_exit(server):
+    # The master's exit hook (not atexit: the forked workers would run that too, and remove the
+    # directory under their siblings).
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (prometheus-client's bookkeeping for dead processes)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(process_identifier(worker.pid))
 
 # Gunicorn's control socket (gunicornc) defaults to one path per user, which several instances
 # (make run, e2e tests, bench) would share; off unless GUNICORN_CONTROL_SOCKET names a path.

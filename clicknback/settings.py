@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "clicknback.middleware.RequestIdMiddleware",
+    "clicknback.middleware.RequestObservationMiddleware",
     "clicknback.middleware.BodySizeLimitMiddleware",
     "clicknback.middleware.JsonErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -263,21 +264,34 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- Metrics: GET /metrics (Prometheus text format) only with this bearer token; off when empty -------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Logging: every line of a request carries its X-Request-ID ------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "text" (readable, the default) or "json" (one JSON object per line, for a log shipper).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
+# One line per request from the app (clicknback.access): on by default with JSON logs, where it replaces
+# gunicorn's text access line (gunicorn.conf.py); with text logs gunicorn's access line is that line.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "clicknback.logging.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "clicknback.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                    "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR", "propagate": True},
         "django.server": {"level": "WARNING", "propagate": True},
+        "clicknback.access": {"level": "INFO" if ACCESS_LOG else "WARNING", "propagate": True},
     },
 }

@@ -1,4 +1,4 @@
-"""Top-level routes: the versioned API, health probes, OpenAPI schema + Swagger UI, back-office."""
+"""Top-level routes: the versioned API, health probes, Prometheus metrics, OpenAPI schema + Swagger UI, back-office."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -26,6 +26,7 @@ class SchemaView(SpectacularAPIView):
 urlpatterns = [
     re_path(r"^health/live/?$", views.LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", views.ReadyView.as_view(), name="health-ready"),
+    re_path(r"^metrics/?$", views.metrics_view, name="metrics"),
     re_path(r"^api/v1/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),

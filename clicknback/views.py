@@ -1,13 +1,20 @@
-"""Health probes (api.md §2): anonymous, outside /api/v1."""
+"""Health probes (api.md §2): anonymous, outside /api/v1; and the Prometheus metrics."""
 
+import hmac
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from clicknback import metrics
+from clicknback.errors import envelope, method_not_allowed_body
 
 logger = logging.getLogger("clicknback.health")
 
@@ -61,3 +68,25 @@ class ReadyView(APIView):
             },
             status=503,
         )
+
+
+@csrf_exempt  # no cookie authenticates here: a POST is answered 405, not with the CSRF page
+def metrics_view(request):
+    """GET /metrics, Prometheus text format. Off (404, like an unknown route) unless METRICS_TOKEN is set;
+    then only with `Authorization: Bearer <METRICS_TOKEN>`, else 401 INVALID_TOKEN."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return JsonResponse(envelope("NOT_FOUND", f"No route for {request.path}."), status=404)
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(method_not_allowed_body(["GET"]), status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        response = JsonResponse(envelope("INVALID_TOKEN", "A valid metrics bearer token is required."), status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    body, content_type = metrics.render()
+    response = HttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -13,6 +13,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from accounts.models import User
+from clicknback import metrics
 from clicknback.audit import services as audit
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
@@ -188,6 +189,7 @@ def ingest_purchase(*, user_id, merchant_id, external_id: str, amount: Decimal, 
                 "cashback_amount": str(cashback), "source": source,
             },
         )
+    metrics.purchase_ingested(source=source, cashback=cashback)
     return purchase
 
 

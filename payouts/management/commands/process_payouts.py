@@ -7,7 +7,9 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from clicknback import metrics
 from clicknback.jobs import JobLoop
+from clicknback.progress import Progress
 from clicknback.flags.selectors import is_enabled
 from payouts.processing import AUTO_PROCESS_FLAG
 from payouts.processing import dry_run as dry_run_payouts
@@ -44,7 +46,9 @@ class Command(BaseCommand):
         loop = JobLoop(interval=interval)
 
         def one_pass():
-            summary = run_pass(batch_size=batch_size, should_stop=loop.stop_requested)
+            with Progress("process_payouts", total=batch_size, unit="payouts", stream=self.stderr) as progress:
+                summary = run_pass(batch_size=batch_size, should_stop=progress.counting_checks(loop.stop_requested))
+            metrics.job_pass(job="process_payouts", handled=summary.claimed, failed=summary.errors)
             if csv_path and summary.finished:
                 self._write_csv(csv_path, summary.finished)
             self.stdout.write(f"process_payouts: {summary}")

@@ -5,7 +5,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from clicknback import metrics
 from clicknback.jobs import JobLoop
+from clicknback.progress import Progress
 from purchases.confirmation import run_pass
 
 
@@ -25,8 +27,10 @@ class Command(BaseCommand):
         loop = JobLoop(interval=interval)
 
         def one_pass():
-            summary = run_pass(batch_size=batch_size, interval=timedelta(seconds=interval),
-                               should_stop=loop.stop_requested)
+            with Progress("confirm_purchases", total=batch_size, unit="purchases", stream=self.stderr) as progress:
+                summary = run_pass(batch_size=batch_size, interval=timedelta(seconds=interval),
+                                   should_stop=progress.counting_checks(loop.stop_requested))
+            metrics.job_pass(job="confirm_purchases", handled=summary.claimed, failed=summary.errors)
             self.stdout.write(f"confirm_purchases: {summary}")
 
         loop.run(one_pass, once=once)
