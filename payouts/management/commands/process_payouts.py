@@ -7,7 +7,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clicknback.jobs import JobLoop
+from clicknback.jobs import JobLoop, PassCounts
 from clicknback.flags.selectors import is_enabled
 from payouts.processing import AUTO_PROCESS_FLAG
 from payouts.processing import dry_run as dry_run_payouts
@@ -41,13 +41,14 @@ class Command(BaseCommand):
             return
         if csv_path:
             self._check_writable(csv_path)
-        loop = JobLoop(interval=interval)
+        loop = JobLoop(name="process_payouts", interval=interval)
 
         def one_pass():
             summary = run_pass(batch_size=batch_size, should_stop=loop.stop_requested)
             if csv_path and summary.finished:
                 self._write_csv(csv_path, summary.finished)
             self.stdout.write(f"process_payouts: {summary}")
+            return PassCounts(handled=summary.claimed, failed=summary.errors)
 
         loop.run(one_pass, once=once)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clicknback.jobs import JobLoop
+from clicknback.jobs import JobLoop, PassCounts
 from purchases.confirmation import run_pass
 
 
@@ -22,11 +22,12 @@ class Command(BaseCommand):
         if batch_size < 1 or interval < 1:
             # 0 or less would busy-loop the workers and make deferred purchases due at once.
             raise CommandError("--batch-size and --interval must be at least 1.")
-        loop = JobLoop(interval=interval)
+        loop = JobLoop(name="confirm_purchases", interval=interval)
 
         def one_pass():
             summary = run_pass(batch_size=batch_size, interval=timedelta(seconds=interval),
                                should_stop=loop.stop_requested)
             self.stdout.write(f"confirm_purchases: {summary}")
+            return PassCounts(handled=summary.claimed, failed=summary.errors)
 
         loop.run(one_pass, once=once)
