@@ -19,6 +19,16 @@ def monitored_jobs() -> dict[str, int]:
     }
 
 
+def format_age(delta: dt.timedelta) -> str:
+    """42s, 5m, 3h07m: how long ago, for people."""
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 class JobState:
     OK = "ok"
     STALE = "stale"
@@ -40,6 +50,14 @@ class JobHealth:
     @property
     def stale_after(self) -> dt.timedelta:
         return dt.timedelta(seconds=STALE_AFTER_INTERVALS * self.interval_seconds)
+
+    @property
+    def age_text(self) -> str:
+        return format_age(self.age) if self.age is not None else ""
+
+    @property
+    def stale_after_text(self) -> str:
+        return format_age(self.stale_after)
 
 
 def job_health(*, now: dt.datetime, jobs=None) -> list[JobHealth]:

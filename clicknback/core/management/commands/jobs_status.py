@@ -20,15 +20,6 @@ from clicknback.core.selectors import JobState, job_health, monitored_jobs
 EXIT_OK, EXIT_UNHEALTHY, EXIT_UNKNOWN = 0, 1, 2
 
 
-def _age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 def describe(health) -> str:
     """The line `jobs_status` prints for one job (also used by the dashboard's tests)."""
     label = health.state.upper()
@@ -36,8 +27,8 @@ def describe(health) -> str:
         return f"{health.job}: {label} — no pass recorded (interval {health.interval_seconds}s)"
     beat = health.heartbeat
     line = (f"{health.job}: {label} — last pass {beat.last_pass_at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ} "
-            f"({_age(health.age.total_seconds())} ago), handled {beat.last_handled}, failed {beat.last_failed}, "
-            f"interval {health.interval_seconds}s, stale after {_age(health.stale_after.total_seconds())}")
+            f"({health.age_text} ago), handled {beat.last_handled}, failed {beat.last_failed}, "
+            f"interval {health.interval_seconds}s, stale after {health.stale_after_text}")
     if beat.last_error_at and beat.last_error_at > beat.last_pass_at:
         line += f"; last error {beat.last_error_at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}: {beat.last_error}"
     return line
