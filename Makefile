@@ -4,7 +4,8 @@
 #   PYTHON       interpreter that creates the venv; default: the first of python3.13, python3.12 that runs
 #   VENV         virtualenv directory (.venv)
 #   HOST, PORT   where `make run` listens (127.0.0.1, 8000)
-#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"
+#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"; -m "not browser" leaves out the Chromium tests
+#   CHROMIUM_PATH  the Chromium the browser tests drive (default: the system one; none found → they skip)
 #   BENCH_ARGS   arguments for bench/load.py
 #   DATABASE_URL passed through untouched; `make test` starts a throwaway PostgreSQL when it is unset
 
@@ -108,6 +109,12 @@ run: venv
 # pytest exit code 5 means "no tests collected": a broken test path, never a pass.
 test: venv
 	@set +e; \
+	if browser="$$("$(VENV_PYTHON)" -m tests.browser)"; then \
+		browser_note="Browser tests: run with $$browser"; \
+	else \
+		browser_note="NOTE: $$browser"; \
+	fi; \
+	echo "$$browser_note"; \
 	if [ -n "$${DATABASE_URL:-}" ]; then \
 		case "$$DATABASE_URL" in \
 			postgres://*|postgresql://*|pgsql://*) ;; \
@@ -119,6 +126,7 @@ test: venv
 		scripts/with-throwaway-postgres.sh "$(VENV)/bin/pytest" $(PYTEST_ARGS); \
 	fi; \
 	rc=$$?; \
+	echo "$$browser_note"; \
 	if [ $$rc -eq 5 ]; then \
 		echo "error: pytest collected no tests (exit code 5); treating that as a failure." >&2; \
 		exit 1; \
