@@ -125,9 +125,29 @@ def balance_totals_per_day(*, now: dt.datetime, days: int = 30) -> list[dict]:
     checked by reconcile C1–C6), so this is the ledger's own running sum — without reading the ledger's
     whole history: one statement (one snapshot) over the wallets and the window's entries."""
     window = _utc_days(now=now, days=days)
+    if connection.vendor != "postgresql":
+        return _balance_totals_per_day_portable(window)
     sql = _BALANCES_PER_DAY_SQL.format(wallet=Wallet._meta.db_table, ledger=LedgerEntry._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(sql, {"first": window[0], "last": window[-1], "start": _utc_midnight(window[0])})
         rows = cursor.fetchall()
     return [{"day": day, **{str(name): Decimal(value).quantize(Decimal("0.01"))
                             for name, value in zip(BALANCES, values)}} for day, *values in rows]
+
+
+def _balance_totals_per_day_portable(window: list[dt.date]) -> list[dict]:
+    """The same figures through the ORM, for the SQLite file `make run` uses by default: two aggregate
+    queries (today's totals; the window's movements per day and balance), summed back day by day over the
+    at most days × 4 aggregated rows. Two statements, so a write landing between them can skew today."""
+    totals = Wallet.objects.aggregate(**{str(name): Coalesce(Sum(f"{name}_balance"), Value(ZERO)) for name in BALANCES})
+    moves = {(row["day"], row["balance"]): row["delta"] for row in (
+        LedgerEntry.objects.filter(created_at__gte=_utc_midnight(window[0]))
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC)).values("day", "balance")
+        .annotate(delta=Sum("amount")).order_by())}
+    running = {str(name): Decimal(totals[str(name)]) for name in BALANCES}
+    series = []
+    for day in reversed(window):  # today's totals, then undo each later day's movements
+        series.append({"day": day, **{name: value.quantize(Decimal("0.01")) for name, value in running.items()}})
+        for name in running:
+            running[name] -= Decimal(moves.get((day, name), 0))
+    return series[::-1]

@@ -205,6 +205,13 @@ def test_balance_totals_per_day_show_the_known_history(history):
     assert totals(0) == (D("100.00"), D("100.00"), D("150.00"), D("50.00"))  # B: P3 100 available, 40 back
 
 
+def test_the_portable_balance_totals_for_sqlite_agree_with_the_postgresql_statement(history):
+    from wallets.selectors import _balance_totals_per_day_portable, _utc_days
+
+    assert _balance_totals_per_day_portable(_utc_days(now=NOW, days=30)) == \
+        wallet_selectors.balance_totals_per_day(now=NOW, days=30)
+
+
 def test_balance_totals_of_an_empty_platform_are_zero_every_day():
     series = wallet_selectors.balance_totals_per_day(now=NOW, days=3)
     assert series == [{"day": (NOW - dt.timedelta(days=n)).date(), "pending": D("0.00"), "available": D("0.00"),
