@@ -4,7 +4,8 @@
 #   PYTHON       interpreter that creates the venv; default: a Python 3.13/3.12 found by scripts/find-python.sh
 #   VENV         virtualenv directory (.venv)
 #   HOST, PORT   where `make run` listens (127.0.0.1, 8000)
-#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"
+#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS="-x -k payout"; -m "not browser" leaves out the Chromium tests
+#   CHROMIUM_PATH  the Chromium the browser tests drive (default: the system one; none found → they skip)
 #   BENCH_ARGS   arguments for bench/load.py (make bench); BENCH_SCENARIOS the scenario list
 #   DATABASE_URL passed through untouched; `make test` starts a throwaway PostgreSQL when it is unset
 
@@ -110,6 +111,12 @@ run: venv
 test: venv
 	@set +e; \
 	$(SAY_PYTHON) \
+	if browser="$$("$(VENV_PYTHON)" -m tests.browser)"; then \
+		browser_note="Browser tests: run with $$browser"; \
+	else \
+		browser_note="NOTE: $$browser"; \
+	fi; \
+	echo "$$browser_note"; \
 	if [ -n "$${DATABASE_URL:-}" ]; then \
 		case "$$DATABASE_URL" in \
 			postgres://*|postgresql://*|pgsql://*) ;; \
@@ -121,6 +128,7 @@ test: venv
 		scripts/with-throwaway-postgres.sh "$(VENV)/bin/pytest" $(PYTEST_ARGS); \
 	fi; \
 	rc=$$?; \
+	echo "$$browser_note"; \
 	if [ $$rc -eq 5 ]; then \
 		echo "error: pytest collected no tests (exit code 5); treating that as a failure." >&2; \
 		exit 1; \

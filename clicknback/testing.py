@@ -12,7 +12,8 @@ test module keeps only what it asserts:
   `wait_until_a_backend_waits_on_a_lock`;
 - `manage.py` subprocesses against the test database: `database_url_of_test_db`, `manage_py_env`,
   `start_manage_py`, `run_manage_py_workers`, `stop_processes`, `wait_until`; and in-process,
-  `assert_wallets_reconcile`.
+  `assert_wallets_reconcile`;
+- a PostgreSQL cluster of a test's own, which the test may stop and start (`ThrowawayCluster`).
 
 Models are imported inside the functions: this module is loaded before the app registry is ready.
 """
@@ -274,3 +275,91 @@ def assert_wallets_reconcile() -> None:
     output = reconcile_output()
     assert output.rstrip().endswith(" 0 mismatches."), output
     assert "MISMATCH" not in output, output
+
+
+# --- a PostgreSQL cluster of a test's own -------------------------------------------------------------
+
+
+def postgres_bindir() -> str | None:
+    """The directory of initdb and pg_ctl (as scripts/with-throwaway-postgres.sh looks for it), or None."""
+    import glob
+    import shutil
+
+    candidates = []
+    if os.environ.get("PG_BINDIR"):
+        candidates.append(os.environ["PG_BINDIR"])
+    if shutil.which("pg_config"):
+        result = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        candidates.append(result.stdout.strip())
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]), reverse=True)
+    if shutil.which("initdb"):
+        candidates.append(str(Path(shutil.which("initdb")).parent))
+    for directory in candidates:
+        if directory and all(os.access(Path(directory) / tool, os.X_OK) for tool in ("initdb", "pg_ctl")):
+            return directory
+    return None
+
+
+class ThrowawayCluster:
+    """A PostgreSQL server of one test, never the suite's own: `start()`, `stop()` (fast shutdown, which
+    ends every session as a restart does), `start()` again, `destroy()`. As root the server runs as the
+    `postgres` OS user, like scripts/with-throwaway-postgres.sh. `url` is its DATABASE_URL."""
+
+    SUPERUSER = "clicknback"
+    DBNAME = "clicknback"
+
+    def __init__(self):
+        import tempfile
+
+        self.bindir = postgres_bindir()
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        self.as_root = os.geteuid() == 0
+        self.root = Path(tempfile.mkdtemp(prefix="clicknback-own-pg."))
+        self.data = self.root / "data"
+        self.port = _free_loopback_port()
+        self.url = f"postgres://{self.SUPERUSER}@127.0.0.1:{self.port}/{self.DBNAME}"
+        if self.as_root:
+            import shutil
+
+            shutil.chown(self.root, user="postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.SUPERUSER, "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+                       f"unix_socket_directories = '{self.root}'\nfsync = off\nsynchronous_commit = off\n")
+        self.start()
+        subprocess.run([str(Path(self.bindir) / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", self.SUPERUSER, self.DBNAME], check=True, capture_output=True)
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(Path(self.bindir) / tool), *args]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {result.stdout}{result.stderr}")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-t", "60", "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-t", "60", "-w", "stop")
+
+    def destroy(self) -> None:
+        import shutil
+
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-t", "30", "-w", "stop")
+            except RuntimeError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

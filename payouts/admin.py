@@ -8,11 +8,49 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from clicknback import charts
 from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction
+from clicknback.core.selectors import job_health
 from payouts import selectors, services
 from payouts.models import Payout, PayoutIdempotencyKey, PayoutStatus
+from wallets import selectors as wallet_selectors
 from wallets.reconciliation import reconcile
+
+
+def dashboard_charts(*, now) -> dict:
+    """The dashboard's three charts (issue 10) and the figures they draw, from the selectors' aggregates."""
+    cashback = wallet_selectors.cashback_per_day(now=now, days=30)
+    balances = wallet_selectors.balance_totals_per_day(now=now, days=30)
+    weekly = selectors.payouts_per_week(now=now, weeks=12)
+    days = [row["day"].strftime("%d %b") for row in cashback]
+    weeks = [row["week"].strftime("%d %b") for row in weekly]
+
+    def payout_series(kind: str, name: str):
+        return charts.Series(name, [row[kind]["amount"] for row in weekly], tooltips=[
+            f"{name}, week of {label}: {row[kind]['count']} payouts, {row[kind]['amount']:,.2f} EUR"
+            for label, row in zip(weeks, weekly)])
+
+    return {
+        "cashback": cashback,
+        "cashback_svg": charts.line_chart(
+            chart_id="chart-cashback", title="Cashback per day, last 30 days (UTC)", labels=days,
+            series=[charts.Series(name, [row[key] for row in cashback], color) for key, name, color in (
+                ("earned", "Earned", "#417690"), ("confirmed", "Confirmed", "#2e9e44"),
+                ("reversed", "Reversed", "#c0392b"))]),
+        "balances": balances,
+        "balances_svg": charts.line_chart(
+            chart_id="chart-balances", title="Balance totals at the end of each day (UTC)",
+            labels=[row["day"].strftime("%d %b") for row in balances],
+            series=[charts.Series(name, [row[key] for row in balances], color) for key, name, color in (
+                ("pending", "Pending", "#d68910"), ("available", "Available", "#417690"),
+                ("paid", "Paid out", "#2e9e44"), ("clawback", "Clawback", "#c0392b"))]),
+        "payouts": weekly,
+        "payouts_svg": charts.bar_chart(
+            chart_id="chart-payouts", title="Payouts per week (weeks start Monday, UTC)", labels=weeks,
+            series=[payout_series("requested", "Requested"), payout_series("paid", "Paid"),
+                    payout_series("failed", "Failed")], label_every=2),
+    }
 
 
 class ReasonRequiredForm(forms.Form):
@@ -92,11 +130,15 @@ class PayoutAdmin(IdSearchMixin, ViewOnlyAdmin):
         ]
 
     def dashboard_view(self, request):
-        """admin.md: the platform's liabilities, computed by selectors."""
+        """admin.md: the platform's liabilities, computed by selectors; the job loops' health and the
+        charts of issue 10."""
+        now = timezone.now()
         return TemplateResponse(request, "admin/payouts/dashboard.html", {
             **self.admin_site.each_context(request),
             "title": "Platform liabilities",
-            "figures": selectors.platform_liabilities(now=timezone.now()),
+            "figures": selectors.platform_liabilities(now=now),
+            "jobs": job_health(now=now),
+            "charts": dashboard_charts(now=now),
             "opts": self.model._meta,
         })
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from clicknback import metrics
-from clicknback.jobs import JobLoop
+from clicknback.jobs import JobLoop, PassCounts
 from clicknback.progress import Progress
 from clicknback.flags.selectors import is_enabled
 from payouts.processing import AUTO_PROCESS_FLAG
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             return
         if csv_path:
             self._check_writable(csv_path)
-        loop = JobLoop(interval=interval)
+        loop = JobLoop(name="process_payouts", interval=interval)
 
         def one_pass():
             with Progress("process_payouts", total=batch_size, unit="payouts", stream=self.stderr) as progress:
@@ -52,6 +52,7 @@ class Command(BaseCommand):
             if csv_path and summary.finished:
                 self._write_csv(csv_path, summary.finished)
             self.stdout.write(f"process_payouts: {summary}")
+            return PassCounts(handled=summary.claimed, failed=summary.errors)
 
         loop.run(one_pass, once=once)
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from clicknback import metrics
-from clicknback.jobs import JobLoop
+from clicknback.jobs import JobLoop, PassCounts
 from clicknback.progress import Progress
 from purchases.confirmation import run_pass
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if batch_size < 1 or interval < 1:
             # 0 or less would busy-loop the workers and make deferred purchases due at once.
             raise CommandError("--batch-size and --interval must be at least 1.")
-        loop = JobLoop(interval=interval)
+        loop = JobLoop(name="confirm_purchases", interval=interval)
 
         def one_pass():
             with Progress("confirm_purchases", total=batch_size, unit="purchases", stream=self.stderr) as progress:
@@ -32,5 +32,6 @@ class Command(BaseCommand):
                                    should_stop=progress.counting_checks(loop.stop_requested))
             metrics.job_pass(job="confirm_purchases", handled=summary.claimed, failed=summary.errors)
             self.stdout.write(f"confirm_purchases: {summary}")
+            return PassCounts(handled=summary.claimed, failed=summary.errors)
 
         loop.run(one_pass, once=once)
