@@ -146,7 +146,15 @@ def exception_handler(exc, context):
     from django.conf import settings
     from rest_framework.views import set_rollback  # imported late: rest_framework.views imports auth classes
 
+    from clicknback import outage  # imports this module's envelope()
+
     set_rollback()
+    if outage.is_database_unavailable(exc):
+        # an outage is a 503 with Retry-After, logged once at WARNING, no traceback.
+        outage.log_unavailable(context["request"], exc)
+        response = _respond(outage.api_body(), 503, {"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
+        response._has_been_logged = True
+        return response
     if isinstance(exc, DomainError):
         return _respond(exc.as_body(), exc.status, exc.headers)
     if isinstance(exc, drf_exceptions.ValidationError):

@@ -77,6 +77,10 @@ class JsonErrorPagesMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        from clicknback import outage  # imports is_json_api_path from here
+
+        if outage.is_database_unavailable(exception):
+            return outage.unavailable_response(request, exception)  # R-225, back-office included
         if not is_json_api_path(request.path):
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path)

@@ -265,7 +265,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "clicknback.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "clicknback.logging.RequestIdFilter"},
+        "drop_outage_tracebacks": {"()": "clicknback.outage.DropUnavailableTracebacks"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },
@@ -274,7 +277,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.request": {"level": "ERROR", "propagate": True},
+        "django.request": {"level": "ERROR", "propagate": True, "filters": ["drop_outage_tracebacks"]},
         "django.server": {"level": "WARNING", "propagate": True},
     },
 }
