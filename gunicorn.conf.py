@@ -4,6 +4,10 @@ Every value comes from the environment so one file serves both; `make run` passe
 """
 
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clicknback.http_limits import EARLY_ANSWER_DRAIN_BYTES, content_length  # noqa: E402 — no Django here
 
 
 def _int_from_env(name: str, default: int) -> int:
@@ -37,3 +41,12 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-i
 # (make run, e2e tests, bench) would share; off unless GUNICORN_CONTROL_SOCKET names a path.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
+
+
+def pre_request(worker, req):
+    """R-226: a body larger than the application will drain after an early answer (a 413 decided from
+    Content-Length) is not read: the answer must then say `Connection: close`, or the client would
+    send its next request on a connection gunicorn is about to drop."""
+    declared = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), None)
+    if content_length(declared) > EARLY_ANSWER_DRAIN_BYTES:
+        req.must_close = True
