@@ -4,6 +4,7 @@ Every value comes from the environment so one file serves both; `make run` passe
 """
 
 import os
+import secrets
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +21,14 @@ def _default_workers() -> int:
     # (bench/README.md) with fewer database connections and fewer concurrent Argon2 hashes.
     return max(2, os.cpu_count() or 1)
 
+
+# R-222: with DEBUG on and no secrets, the settings would make random ones per process — one per
+# worker, so a token signed by one worker would fail on the next. Made here, once, in the master,
+# the workers inherit them. (With DEBUG off the settings refuse to start without them, R-214.)
+if os.environ.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+    for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
+        if len(os.environ.get(_name, "").encode()) < 32:
+            os.environ[_name] = secrets.token_urlsafe(48)
 
 wsgi_app = "clicknback.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
