@@ -116,7 +116,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Throttle counters must be shared by every worker process: a database cache table.
+# Shared by every worker process. Throttles do not use it: they count in their own table with one
+# atomic statement per check (clicknback.throttling, R-217).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
