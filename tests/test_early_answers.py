@@ -9,6 +9,7 @@ of an unread body and then closes a connection its answer had announced as keep-
 
 import http.client
 import json
+import socket
 
 import pytest
 
@@ -63,7 +64,32 @@ def test_a_body_of_the_limit_answered_from_headers_alone_keeps_the_connection_r2
     assert answers == [(401, "INVALID_TOKEN", "keep-alive")] * 20
 
 
-def test_past_1_mib_the_413_says_connection_close_and_the_next_post_still_gets_its_answer_r226(server):
-    answers = post_many(server, "/api/v1/merchants", 2 * MIB, 5)
+def send_head_of_a_huge_post(server, declared: int) -> bytes:
+    """A client that reads the answer while it is still sending: the headers announce `declared` bytes,
+    only the first 16 KiB follow. Returns everything the server sent until it closed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(f"POST /api/v1/merchants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {declared}\r\n\r\n".encode() + b"x" * 16384)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return received
 
-    assert answers == [(413, "PAYLOAD_TOO_LARGE", "close")] * 5
+
+def test_past_1_mib_the_413_says_connection_close_and_reading_stops_r226(server):
+    for _ in range(5):
+        # The server answers from the headers without waiting for the 2 MiB, then closes.
+        answer = send_head_of_a_huge_post(server, 2 * MIB)
+
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+        assert b"\r\nConnection: close" in head
+        assert b'"code": "PAYLOAD_TOO_LARGE"' in body or b'"code":"PAYLOAD_TOO_LARGE"' in body, body
+    # The next client is served as usual.
+    assert post_many(server, "/api/v1/merchants", 100_000, 2) == [(413, "PAYLOAD_TOO_LARGE", "keep-alive")] * 2
