@@ -22,7 +22,7 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(django_db_blocker):
+def server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         live = LiveServer(log_name=".e2e-early-answers.log")
     yield live

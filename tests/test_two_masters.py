@@ -15,16 +15,18 @@ from tests.e2e_server import LiveServer
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def masters(transactional_db):
+@pytest.fixture(scope="module")
+def masters(django_db_setup, django_db_blocker):
+    """Started once for the module; each test's data is its own (flushed after it, transaction=True)."""
     env = {"THROTTLING_ENABLED": "true",
            "THROTTLE_RATES": "login_ip=1000/min,login_email=5/min,refresh_ip=1000/min,payout_user=1000/hour"}
-    first = LiveServer(env, log_name=".e2e-master-a.log")
-    try:
-        second = LiveServer(env, log_name=".e2e-master-b.log")
-    except BaseException:
-        first.stop()
-        raise
+    with django_db_blocker.unblock():
+        first = LiveServer(env, log_name=".e2e-master-a.log")
+        try:
+            second = LiveServer(env, log_name=".e2e-master-b.log")
+        except BaseException:
+            first.stop()
+            raise
     yield first, second
     first.stop()
     second.stop()
