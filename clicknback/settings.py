@@ -104,10 +104,19 @@ else:
     _db.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
     if env.bool("DB_POOL", default=False):
         # psycopg 3 connection pool, per worker process (see README "Performance").
+        from psycopg_pool import ConnectionPool
+
         _db["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
-            "timeout": 10,
+            # with the database down, a request waits no longer than the connect timeout for
+            # its 503 (a gthread worker has fewer threads than connections: no wait otherwise) …
+            "timeout": _db["OPTIONS"]["connect_timeout"],
+            # … and once it is back, a connection broken by the outage is replaced when handed out, and
+            # the pool is not asleep in a long reconnect backoff: it gives up an attempt after 1 s,
+            # and the next request that needs a connection starts a new one at once.
+            "check": ConnectionPool.check_connection,
+            "reconnect_timeout": 1.0,
         }
         _db["CONN_MAX_AGE"] = 0
     else:

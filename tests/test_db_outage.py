@@ -36,10 +36,12 @@ def cluster():
         own.destroy()
 
 
-@pytest.fixture
-def server(cluster):
+@pytest.fixture(params=["persistent", "pool"])
+def server(request, cluster):
     # DB_CONNECT_TIMEOUT bounds how long a request may wait for a database that does not answer.
-    live = LiveServer({"DATABASE_URL": cluster.url, "DB_CONNECT_TIMEOUT": "2"}, log_name=LOG_NAME)
+    pool = "true" if request.param == "pool" else "false"
+    live = LiveServer({"DATABASE_URL": cluster.url, "DB_CONNECT_TIMEOUT": "2", "DB_POOL": pool},
+                      log_name=LOG_NAME)
     yield live
     live.stop()
 
