@@ -37,7 +37,7 @@ class ThrottledAdminLoginForm(AdminAuthenticationForm):
 
     def clean(self):
         email = self.cleaned_data.get("username")
-        if email is not None and self.cleaned_data.get("password"):
+        if self.request is not None and email is not None and self.cleaned_data.get("password"):
             for throttle in (LoginIpThrottle(), LoginEmailThrottle(email)):
                 if not throttle.allow_request(self.request, None):
                     raise forms.ValidationError(
