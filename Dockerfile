@@ -16,10 +16,10 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # collectstatic imports the settings, which demand secrets when DEBUG is off (R-214):
-# build-only throwaway values that never reach the running container.
+# random build-only values that never reach the running container (R-222: no constant secret).
 RUN DEBUG=false \
-    SECRET_KEY=build-only-dummy-secret-key-not-used-at-runtime \
-    JWT_SIGNING_KEY=build-only-dummy-jwt-signing-key-not-used-at-runtime \
+    SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
+    JWT_SIGNING_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput --verbosity 0 \
  && rm -f /tmp/build.sqlite3

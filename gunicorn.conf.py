@@ -4,14 +4,16 @@ Every value comes from the environment so one file serves both; `make run` passe
 """
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
 
-# The project's modules (below, and the JSON log formatter) from any working directory.
+# The project's modules (below, and the JSON log formatter) from any working directory; no Django here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from clicknback.metrics_files import MULTIPROC_DIR_ENV, process_identifier
+from clicknback.http_limits import EARLY_ANSWER_DRAIN_BYTES, content_length  # noqa: E402
+from clicknback.metrics_files import MULTIPROC_DIR_ENV, process_identifier  # noqa: E402
 
 
 def _int_from_env(name: str, default: int) -> int:
@@ -24,6 +26,14 @@ def _default_workers() -> int:
     # (bench/README.md) with fewer database connections and fewer concurrent Argon2 hashes.
     return max(2, os.cpu_count() or 1)
 
+
+# R-222: with DEBUG on and no secrets, the settings would make random ones per process — one per
+# worker, so a token signed by one worker would fail on the next. Made here, once, in the master,
+# the workers inherit them. (With DEBUG off the settings refuse to start without them, R-214.)
+if os.environ.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+    for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
+        if len(os.environ.get(_name, "").encode()) < 32:
+            os.environ[_name] = secrets.token_urlsafe(48)
 
 wsgi_app = "clicknback.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -78,7 +88,17 @@ def child_exit(server, worker):
 
     multiprocess.mark_process_dead(process_identifier(worker.pid))
 
+
 # Gunicorn's control socket (gunicornc) defaults to one path per user, which several instances
 # (make run, e2e tests, bench) would share; off unless GUNICORN_CONTROL_SOCKET names a path.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
+
+
+def pre_request(worker, req):
+    """R-226: a body larger than the application will drain after an early answer (a 413 decided from
+    Content-Length) is not read: the answer must then say `Connection: close`, or the client would
+    send its next request on a connection gunicorn is about to drop."""
+    declared = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), None)
+    if content_length(declared) > EARLY_ANSWER_DRAIN_BYTES:
+        req.must_close = True

@@ -5,6 +5,7 @@ import contextvars
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminPasswordChangeForm, ReadOnlyPasswordHashField
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
@@ -15,12 +16,37 @@ from accounts.models import RefreshTokenRecord, Role, User, with_email
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, ViewOnlyAdmin, run_action, short_id
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
+from clicknback.throttling import LoginEmailThrottle, LoginIpThrottle
 
 _current_operator: contextvars.ContextVar = contextvars.ContextVar("current_operator")
 
 # A-1: authority comes from the role alone, so Django's groups have no meaning here (and A-3: no deletes).
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
+
+
+class ThrottledAdminLoginForm(AdminAuthenticationForm):
+    """R-218: the back-office login counts against the API login's `login_ip` and `login_email`
+    counters, in the API's order (the address first; the email only when the address is within
+    its limit). Over a limit the form says so and no password is hashed."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "throttled": "Too many login attempts. Try again in %(seconds)s seconds.",
+    }
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        if self.request is not None and email is not None and self.cleaned_data.get("password"):
+            for throttle in (LoginIpThrottle(), LoginEmailThrottle(email)):
+                if not throttle.allow_request(self.request, None):
+                    raise forms.ValidationError(
+                        self.error_messages["throttled"], code="throttled", params={"seconds": throttle.wait()}
+                    )
+        return super().clean()
+
+
+admin.site.login_form = ThrottledAdminLoginForm
 
 
 def clean_email_for(raw: str, *, user: User) -> str:

@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
@@ -112,6 +113,14 @@ def _issue_tokens(*, user: User, family_id: uuid.UUID, parent: RefreshTokenRecor
     return TokenPair(access_token=str(AccessToken.for_account(user)), refresh_token=str(refresh))
 
 
+def _lock_user(user_id) -> User | None:
+    """R-220: every change to a user's refresh tokens (rotation, reuse- and deactivation-revocation,
+    password change, login) first locks the user's row, so they serialize per user: a token minted
+    concurrently with a revocation is either revoked by it or never minted. The row is locked before
+    any token record, in every path, so these changes cannot deadlock with each other."""
+    return User.objects.select_for_update().filter(pk=user_id).first()
+
+
 def login(*, email: str, password: str) -> TokenPair:
     """R-15, R-210: one answer for unknown email and wrong password; inactive only after the
     password matched. Not audited (R-211)."""
@@ -121,12 +130,19 @@ def login(*, email: str, password: str) -> TokenPair:
     if not user.is_active:
         raise UserInactive()
     with transaction.atomic():
+        # R-220: a deactivation that committed while the password was being checked wins.
+        user = _lock_user(user.pk)
+        if user is None:
+            raise InvalidCredentials()
+        if not user.is_active:
+            raise UserInactive()
         return _issue_tokens(user=user, family_id=uuid.uuid4(), parent=None, family_expires_at=None)
 
 
 def refresh_tokens(*, raw_refresh_token: str) -> TokenPair:
     """R-18: single-use rotation with reuse detection, checks in the rule's order; only a success
-    consumes the presented token (one conditional UPDATE, race-free)."""
+    consumes the presented token (one conditional UPDATE, race-free). R-220: under the user's row
+    lock, and refused when any record of the token's family has been revoked."""
     try:
         token = RefreshToken(raw_refresh_token)
     except (ExpiredTokenError, TokenError):
@@ -136,24 +152,28 @@ def refresh_tokens(*, raw_refresh_token: str) -> TokenPair:
     if not isinstance(jti, str) or user_id is None:
         raise InvalidRefreshToken()
     with transaction.atomic():
-        record = RefreshTokenRecord.objects.select_related("user").filter(jti=jti, user_id=user_id).first()
+        user = _lock_user(user_id)
+        record = RefreshTokenRecord.objects.filter(jti=jti, user_id=user_id).first() if user else None
         if record is None:
             raise InvalidRefreshToken()
-        if record.used_at is None and record.revoked_at is None:
-            if not record.user.is_active:
+        family_revoked = RefreshTokenRecord.objects.filter(
+            family_id=record.family_id, revoked_at__isnull=False
+        ).exists()
+        if record.used_at is None and not family_revoked:
+            if not user.is_active:
                 raise UserInactive()
             consumed = RefreshTokenRecord.objects.filter(
                 jti=jti, used_at__isnull=True, revoked_at__isnull=True
             ).update(used_at=timezone.now())
             if consumed == 1:
                 return _issue_tokens(
-                    user=record.user,
+                    user=user,
                     family_id=record.family_id,
                     parent=record,
                     family_expires_at=_family_expiry(record),
                 )
-        # Reuse (or a lost race with the same token): the whole rotation family dies. The
-        # revocation commits although this request is refused.
+        # Reuse (or a revoked family): the whole rotation family dies. The revocation commits
+        # although this request is refused.
         _revoke_family(record.family_id)
     raise TokenRevoked()
 
@@ -174,6 +194,9 @@ def _revoke_family(family_id: uuid.UUID) -> None:
 
 
 def revoke_all_refresh_tokens(*, user_id) -> int:
+    """Revoke every live refresh token of the user, under the user's row lock (R-220; a caller that
+    already holds it takes it again at no cost)."""
+    _lock_user(user_id)
     return RefreshTokenRecord.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -284,9 +307,10 @@ def set_user_password(*, user_id, password: str, actor: Actor) -> None:
     """Back-office (or demo seed) password change: R-11 applies; every refresh token of the
     user is revoked; audited without the value (R-211)."""
     policies.ensure_complex_password(password)
+    hashed = make_password(password)  # hashed before the row lock is taken: the lock stays short
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        user.set_password(password)
+        user = User.objects.select_for_update().get(pk=user_id)  # R-220: before the token records
+        user.password = hashed
         user.save(update_fields=["password", "updated_at"])
         revoke_all_refresh_tokens(user_id=user.pk)
         audit.record(

@@ -35,6 +35,18 @@ class DomainError(Exception):
         return envelope(self.code, self.message, self.details)
 
 
+class InvariantBroken(DomainError):
+    """A bug upstream caught by a last-line check (e.g. a balance going negative). Never answered with
+    its own code: the client gets the standard 500 envelope; the handler logs it at ERROR with its
+    details, for the on-call engineer."""
+
+    code = "INVARIANT_BROKEN"
+    status = status.HTTP_500_INTERNAL_SERVER_ERROR
+
+    def log_context(self) -> str:
+        return ", ".join(f"{key}={value}" for key, value in self.details.items())
+
+
 class ValidationFailed(DomainError):
     """400 VALIDATION_ERROR raised by hand (query parameters, headers) with violations."""
 
@@ -146,7 +158,20 @@ def exception_handler(exc, context):
     from django.conf import settings
     from rest_framework.views import set_rollback  # imported late: rest_framework.views imports auth classes
 
+    from clicknback import outage  # imports this module's envelope()
+
     set_rollback()
+    if outage.is_database_unavailable(exc):
+        # R-225: an outage is a 503 with Retry-After, logged once at WARNING, no traceback.
+        outage.log_unavailable(context["request"], exc)
+        response = _respond(outage.api_body(), 503, {"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
+        response._has_been_logged = True
+        return response
+    if isinstance(exc, InvariantBroken):
+        logger.error("%s (%s): %s", exc.code, exc.log_context(), exc.message, exc_info=exc)
+        response = _respond(internal_error_body(), 500)
+        response._has_been_logged = True  # logged just above, with what the on-call engineer needs
+        return response
     if isinstance(exc, DomainError):
         return _respond(exc.as_body(), exc.status, exc.headers)
     if isinstance(exc, drf_exceptions.ValidationError):

@@ -8,10 +8,11 @@ import time
 import uuid
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import JsonResponse, UnreadablePostError
 
 from clicknback import metrics
 from clicknback.errors import envelope, internal_error_body, payload_too_large_body
+from clicknback.http_limits import EARLY_ANSWER_DRAIN_BYTES, content_length
 from clicknback.logging import bind_request_id, reset_request_id
 
 logger = logging.getLogger("clicknback.request")
@@ -107,20 +108,35 @@ class RequestObservationMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """413 from Content-Length before routing, for every route (api.md §0.6)."""
+    """413 from Content-Length before routing, for every route (api.md §0.6).
+
+    R-226: whatever the answer, a body the application did not read is read and discarded (up to
+    EARLY_ANSWER_DRAIN_BYTES) before the answer leaves, so the client gets it on a keep-alive
+    connection that still works. A larger body is not read: gunicorn.conf.py's `pre_request`
+    makes that answer say `Connection: close`."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         limit = settings.MAX_REQUEST_BODY_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        length = content_length(request.META.get("CONTENT_LENGTH"))
         if length > limit:
-            return JsonResponse(payload_too_large_body(limit), status=413)
-        return self.get_response(request)
+            response = JsonResponse(payload_too_large_body(limit), status=413)
+        else:
+            response = self.get_response(request)
+        if 0 < length <= EARLY_ANSWER_DRAIN_BYTES:
+            discard_unread_body(request)
+        return response
+
+
+def discard_unread_body(request) -> None:
+    """Read what is left of the body (Django's stream stops at Content-Length) and drop it."""
+    try:
+        while request.read(65536):
+            pass
+    except (OSError, UnreadablePostError):
+        pass  # the client went away: nothing to keep the connection for
 
 
 class JsonErrorPagesMiddleware:
@@ -140,6 +156,10 @@ class JsonErrorPagesMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        from clicknback import outage  # imports is_json_api_path from here
+
+        if outage.is_database_unavailable(exception):
+            return outage.unavailable_response(request, exception)  # R-225, back-office included
         if not is_json_api_path(request.path):
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path)

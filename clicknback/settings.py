@@ -3,6 +3,7 @@
 The defaults of ../shared/spec/rules.md §0 live here; README "Configuration" lists every variable.
 """
 
+import secrets
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,9 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
 
 # R-214: without DEBUG the process refuses to start unless both secrets are set and long enough.
-_DEV_ONLY_SECRET = "insecure-development-only-secret-key-do-not-deploy"
+# R-222: with DEBUG and no secrets, random ones are made for this process (never a constant from the
+# source: a deployment that forgot them must not be signing with a key anyone can read here).
+# gunicorn.conf.py makes them once in the master, so every worker shares them.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
 for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
@@ -27,7 +30,7 @@ for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
                 f"{_name} must be set to a secret of at least 32 bytes when DEBUG is off "
                 f"(set DEBUG=true for local development, or export {_name})."
             )
-        globals()[_name] = f"{_DEV_ONLY_SECRET}-{_name.lower()}"
+        globals()[_name] = secrets.token_urlsafe(48)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -103,10 +106,19 @@ else:
     _db.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
     if env.bool("DB_POOL", default=False):
         # psycopg 3 connection pool, per worker process (see README "Performance").
+        from psycopg_pool import ConnectionPool
+
         _db["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
-            "timeout": 10,
+            # R-225: with the database down, a request waits no longer than the connect timeout for
+            # its 503 (a gthread worker has fewer threads than connections: no wait otherwise) …
+            "timeout": _db["OPTIONS"]["connect_timeout"],
+            # … and once it is back, a connection broken by the outage is replaced when handed out, and
+            # the pool is not asleep in a long reconnect backoff: it gives up an attempt after 1 s,
+            # and the next request that needs a connection starts a new one at once.
+            "check": ConnectionPool.check_connection,
+            "reconnect_timeout": 1.0,
         }
         _db["CONN_MAX_AGE"] = 0
     else:
@@ -115,7 +127,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Throttle counters must be shared by every worker process (R-215): a database cache table.
+# Shared by every worker process. Throttles do not use it: they count in their own table with one
+# atomic statement per check (clicknback.throttling, R-217).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -264,6 +277,29 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """"X-Forwarded-Proto=https" → ("HTTP_X_FORWARDED_PROTO", "https"); "" → None."""
+    if not value:
+        return None
+    name, separator, expected = value.partition("=")
+    if not separator or not name.strip() or not expected.strip():
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER must look like 'X-Forwarded-Proto=https', not {value!r}.")
+    return "HTTP_" + name.strip().upper().replace("-", "_"), expected.strip()
+
+
+# R-222: behind an HTTPS proxy (TRUSTED_PROXY_COUNT > 0, or SECURE_PROXY_SSL_HEADER named), requests
+# the proxy marks as HTTPS are secure; then the session and CSRF cookies are Secure and HSTS is sent
+# (Django's SecurityMiddleware sends it on secure requests only).
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(
+    env.str("SECURE_PROXY_SSL_HEADER",
+            default="X-Forwarded-Proto=https" if REST_FRAMEWORK["NUM_PROXIES"] > 0 else "")
+)
+SERVED_OVER_HTTPS = env.bool("SERVED_OVER_HTTPS", default=SECURE_PROXY_SSL_HEADER is not None)
+SESSION_COOKIE_SECURE = SERVED_OVER_HTTPS
+CSRF_COOKIE_SECURE = SERVED_OVER_HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SERVED_OVER_HTTPS else 0)
+
 # --- Metrics: GET /metrics (Prometheus text format) only with this bearer token; off when empty -------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
@@ -279,7 +315,10 @@ ACCESS_LOG = env.bool("ACCESS_LOG", default=LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "clicknback.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "clicknback.logging.RequestIdFilter"},
+        "drop_outage_tracebacks": {"()": "clicknback.outage.DropUnavailableTracebacks"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         "json": {"()": "clicknback.logging.JsonFormatter"},
@@ -290,7 +329,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.request": {"level": "ERROR", "propagate": True},
+        "django.request": {"level": "ERROR", "propagate": True, "filters": ["drop_outage_tracebacks"]},
         "django.server": {"level": "WARNING", "propagate": True},
         "clicknback.access": {"level": "INFO" if ACCESS_LOG else "WARNING", "propagate": True},
     },

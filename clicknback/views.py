@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from clicknback import metrics
 from clicknback.errors import envelope, method_not_allowed_body
+from clicknback.outage import is_database_unavailable
 
 logger = logging.getLogger("clicknback.health")
 
@@ -40,8 +41,10 @@ def database_answers() -> bool:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         return True
-    except Exception:
-        logger.warning("Readiness check failed: database not reachable", exc_info=True)
+    except Exception as exc:
+        # an outage is expected operation, logged without a traceback; anything else keeps one.
+        logger.warning("Readiness check failed: database not reachable (%s)", (str(exc).strip().splitlines() or [""])[0],
+                       exc_info=not is_database_unavailable(exc))
         return False
 
 

@@ -8,20 +8,27 @@ REVERSIBLE_FROM = ["pending", "confirmed"]
 
 
 class DuplicatePurchase(DomainError):
+    """409 on (merchant, external_id). R-216: the stored purchase's time and amount are shown only
+    to its owner; the API narrows the exception with `seen_by(caller)` before it is answered."""
+
     code = "DUPLICATE_PURCHASE"
     status = status.HTTP_409_CONFLICT
+    ACTION = "Safe to retry: the first purchase stands; nothing was changed."
 
-    def __init__(self, existing):
+    def __init__(self, existing, *, reveal_stored: bool = True):
+        self.existing = existing
         self.purchase = existing  # the webhook compares it with a replay (R-151)
-        super().__init__(
-            f"Purchase '{existing.external_id}' was already recorded for this merchant.",
-            details={
-                "external_id": existing.external_id,
-                "previously_created_at": existing.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "previously_processed_amount": f"{existing.amount:.2f}",
-                "action": "Safe to retry: the first purchase stands; nothing was changed.",
-            },
-        )
+        details = {"external_id": existing.external_id}
+        if reveal_stored:
+            details["previously_created_at"] = existing.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            details["previously_processed_amount"] = f"{existing.amount:.2f}"
+        details["action"] = self.ACTION
+        super().__init__(f"Purchase '{existing.external_id}' was already recorded for this merchant.",
+                         details=details)
+
+    def seen_by(self, caller_id) -> "DuplicatePurchase":
+        """The same conflict as `caller_id` may see it: another user's purchase reveals nothing."""
+        return DuplicatePurchase(self.existing, reveal_stored=self.existing.user_id == caller_id)
 
 
 class _Unprocessable(DomainError):

@@ -17,7 +17,7 @@ from clicknback.query import QueryReader
 from clicknback.schema import ADMIN_403, AUTH_401, VALIDATION_400, error_responses
 from clicknback.throttling import IngestUserThrottle
 from purchases import selectors, services
-from purchases.exceptions import InvalidPurchaseStatus
+from purchases.exceptions import DuplicatePurchase, InvalidPurchaseStatus
 from purchases.serializers import (
     IngestionSerializer,
     PurchaseAdminItemSerializer,
@@ -86,10 +86,13 @@ class PurchaseViewSet(viewsets.ViewSet):
             # self-ingestion only, admins included; before anything touches the database.
             raise Forbidden("You can only record your own purchases.",
                             details={"reason": "user_id does not match the caller."})
-        purchase = services.ingest_purchase(
-            user_id=data["user_id"], merchant_id=data["merchant_id"], external_id=data["external_id"],
-            amount=data["amount"], currency=data["currency"], actor=Actor.of_user(request.user),
-        )
+        try:
+            purchase = services.ingest_purchase(
+                user_id=data["user_id"], merchant_id=data["merchant_id"], external_id=data["external_id"],
+                amount=data["amount"], currency=data["currency"], actor=Actor.of_user(request.user),
+            )
+        except DuplicatePurchase as duplicate:
+            raise duplicate.seen_by(request.user.pk) from None
         return Response(PurchaseResultSerializer(purchase).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -18,14 +18,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, extra_env: dict | None = None):
+    def __init__(self, extra_env: dict | None = None, log_name: str = ".e2e-server.log", workers: int = 2):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = manage_py_env(THROTTLING_ENABLED="false", **(extra_env or {}))
-        self.log = open(PROJECT_ROOT / ".e2e-server.log", "w")
+        env = manage_py_env(**{"THROTTLING_ENABLED": "false", **(extra_env or {})})
+        self.log_path = PROJECT_ROOT / log_name
+        self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "clicknback.wsgi:application", "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
             cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -34,7 +35,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early: {(PROJECT_ROOT / '.e2e-server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"gunicorn exited early: {self.log_path.read_text()[-2000:]}")
             try:
                 if self.request("GET", "/health/ready")[0] == 200:
                     return

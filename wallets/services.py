@@ -123,7 +123,8 @@ def withdraw_cashback(*, purchase, actor: Actor, rejected: bool) -> dict:
         movement.move(BalanceName.AVAILABLE, -taken, LedgerReason.CASHBACK_REVERSED)
         movement.move(BalanceName.CLAWBACK, clawback_recorded, LedgerReason.CLAWBACK_RECORDED)
     else:
-        raise LedgerInvariantBroken("Cashback already reversed.", details={"purchase_id": str(purchase.pk)})
+        raise LedgerInvariantBroken("Cashback already reversed.",
+                                    details={"purchase_id": str(purchase.pk), "wallet_id": str(wallet.pk)})
     movement.save()
     previous_status = cashback.status
     cashback.status = CashbackStatus.REVERSED

@@ -8,7 +8,6 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import services
 from accounts.models import RefreshTokenRecord, User
@@ -28,6 +27,7 @@ from accounts.tests.helpers import (
 )
 from accounts.tokens import RefreshToken
 from clicknback.audit.models import AuditLog
+from clicknback.throttling import CounterThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -523,7 +523,7 @@ def test_refresh_is_limited_per_ip_r215(api_client, user, throttling):
 def test_a_client_that_waits_retry_after_seconds_is_served_again_r215(api_client, user, throttling):
     throttling["login_ip"] = "2/min"
     clock = [1_000_000.0]
-    with mock.patch.object(SimpleRateThrottle, "timer", mock.Mock(side_effect=lambda: clock[0])):
+    with mock.patch.object(CounterThrottle, "timer", mock.Mock(side_effect=lambda: clock[0])):
         login(api_client, user.email)
         clock[0] += 0.4
         login(api_client, user.email)

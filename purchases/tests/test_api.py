@@ -426,12 +426,28 @@ def test_duplicate_409_comes_before_currency_merchant_and_offer_checks(user_clie
     assert written_state() == before
 
 
-def test_duplicate_of_another_users_purchase_is_409(user_client, user, other_user, merchant):
+def test_duplicate_of_another_users_purchase_is_409_and_reveals_no_time_or_amount_r216(
+    user_client, user, other_user, merchant
+):
     # the key is (merchant, external_id), whoever recorded it.
-    ingest(user=other_user, merchant=merchant, external_id="shared-1")
+    ingest(user=other_user, merchant=merchant, external_id="shared-1", amount="73.10")
     response = user_client.post(PURCHASES, body_for(user, merchant, external_id="shared-1"), format="json")
-    error_of(response, 409, "DUPLICATE_PURCHASE")
+    error = error_of(response, 409, "DUPLICATE_PURCHASE")
+    # only the key and the advice; nothing of the other user's purchase.
+    assert set(error["details"]) == {"external_id", "action"}
+    assert error["details"]["external_id"] == "shared-1"
+    assert "73.10" not in response.content.decode()
     assert balances(user) == zero_balances()
+
+
+def test_admin_duplicate_of_a_users_purchase_reveals_nothing_either_r216(admin_user, user, merchant):
+    # Even an admin (who may read the purchase elsewhere) records only their own purchases:
+    # the 409 is about the caller's ingestion, not a way to read someone else's.
+    ingest(user=user, merchant=merchant, external_id="shared-2")
+    response = bearer_client(admin_user).post(
+        PURCHASES, body_for(admin_user, merchant, external_id="shared-2"), format="json"
+    )
+    assert set(error_of(response, 409, "DUPLICATE_PURCHASE")["details"]) == {"external_id", "action"}
 
 
 def test_unsupported_currency_is_422_before_merchant_checks(user_client, user):

@@ -5,6 +5,7 @@ Idempotent: existing rows are kept, never duplicated. The two demo accounts get 
 generated password on every run (printed below), so the printed logins always work.
 """
 
+import datetime as dt
 import secrets
 import string
 from decimal import Decimal
@@ -46,6 +47,14 @@ DEMO_PURCHASES = [
     ("demo-order-5", "Pixel Electronics", Decimal("19.99"), "reversed"),
     ("demo-order-6", "Nordic Outdoor", Decimal("45.00"), "pending"),
 ]
+
+
+def one_year_after(day: dt.date) -> dt.date:
+    """The same date next year; 28 February when `day` is 29 February (R-224: every day of the year)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
 
 
 def generate_password() -> str:
@@ -97,7 +106,7 @@ class Command(BaseCommand):
                 continue  # an operator's own active offer (maybe future-dated) is left alone
             offer_services.create_offer(
                 merchant_id=merchant.pk, cashback_type=cashback_type, cashback_value=value, start_date=today,
-                end_date=today.replace(year=today.year + 1), monthly_cap=cap, actor=Actor.system(),
+                end_date=one_year_after(today), monthly_cap=cap, actor=Actor.system(),
             )
 
     def _seed_purchases(self, user) -> None:
