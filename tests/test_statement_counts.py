@@ -422,10 +422,12 @@ CASES = [
     Case("#1", "GET", "/health/live", "anonymous", 200, 0, "no I/O", fixed("/health/live")),
     Case("#2", "GET", "/health/ready", "anonymous", 200, 4,
          "BEGIN, SET LOCAL statement_timeout, SELECT 1, COMMIT", fixed("/health/ready")),
-    Case("#3", "POST", "/api/v1/auth/login", "anonymous", 200, 4,
-         "user by email; BEGIN, INSERT refresh-token record, COMMIT", login),
-    Case("#4", "POST", "/api/v1/auth/refresh", "anonymous", 200, 6,
-         "BEGIN, token record + user, UPDATE used_at (consume), family's first expiry, INSERT new record, COMMIT",
+    Case("#3", "POST", "/api/v1/auth/login", "anonymous", 200, 5,
+         "user by email (password check, outside any lock); BEGIN, user FOR UPDATE (R-220), INSERT refresh-token "
+         "record, COMMIT", login),
+    Case("#4", "POST", "/api/v1/auth/refresh", "anonymous", 200, 8,
+         "BEGIN, user FOR UPDATE (R-220), token record, any revoked record in its family (R-220), UPDATE used_at "
+         "(consume), family's first expiry, INSERT new record, COMMIT",
          refresh),
     Case("#5", "POST", "/api/v1/users", "anonymous", 201, 8,
          "BEGIN, email taken?, SAVEPOINT, INSERT user, RELEASE, INSERT wallet, INSERT audit, COMMIT", register),
