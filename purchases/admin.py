@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 
+from clicknback.admin_lists import AutocompleteFilter, LargeTableAdminMixin
 from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction, AuditLog
 from purchases import services
@@ -14,12 +15,22 @@ class ReverseForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class MerchantFilter(AutocompleteFilter):
+    title, parameter_name = "merchant", "merchant__id__exact"
+    source, lookup = "purchases.Purchase.merchant", "merchant_id"
+
+
+class UserFilter(AutocompleteFilter):
+    title, parameter_name = "user", "user__id__exact"
+    source, lookup = "purchases.Purchase.user", "user_id"
+
+
 @admin.register(Purchase)
-class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
+class PurchaseAdmin(IdSearchMixin, LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["external_id", short_id, "user_email", "merchant", "amount", "currency", "cashback_amount",
                     "status", "source", "verification_attempts", "created_at"]
     list_select_related = ["user", "merchant"]
-    list_filter = ["status", "source", "merchant"]
+    list_filter = ["status", "source", MerchantFilter, UserFilter]
     search_fields = ["external_id", "user__email"]
     date_hierarchy = "created_at"
     actions = ["confirm", "reverse"]
