@@ -121,15 +121,22 @@ class AutocompleteFilter(admin.SimpleListFilter):
 
 
 class AutocompleteFiltersMixin:
-    """Adds the scripts of the admin's AutocompleteFilter list filters to its pages."""
+    """Adds the scripts of the admin's AutocompleteFilter list filters to its pages and allows
+    their parameters (Django checks every query parameter before the filters see them)."""
+
+    def _autocomplete_filters(self):
+        return [f for f in self.list_filter if isinstance(f, type) and issubclass(f, AutocompleteFilter)]
 
     @property
     def media(self):
         media = super().media
-        for list_filter in self.list_filter:
-            if isinstance(list_filter, type) and issubclass(list_filter, AutocompleteFilter):
-                media += list_filter.media(self.admin_site)
+        for list_filter in self._autocomplete_filters():
+            media += list_filter.media(self.admin_site)
         return media
+
+    def lookup_allowed(self, lookup, value, request):
+        return (any(lookup == f.parameter_name for f in self._autocomplete_filters())
+                or super().lookup_allowed(lookup, value, request))
 
 
 class LargeTableAdminMixin(AutocompleteFiltersMixin):
