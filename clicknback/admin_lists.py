@@ -164,9 +164,10 @@ class _DatesFromRange:
         return self._queryset.aggregate(*args, **kwargs)
 
     def datetimes(self, field_name, kind):
-        if kind == "day":  # year and month are chosen: the filter on the month is not indexed
-            params = self._changelist.params
-            year, month = int(params[f"{field_name}__year"]), int(params[f"{field_name}__month"])
+        params = self._changelist.params
+        year, month = params.get(f"{field_name}__year"), params.get(f"{field_name}__month")
+        if kind == "day" and year and month:  # chosen in the URL; the filter on the month has no index
+            year, month = int(year), int(month)
             return [dt.date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
         bounds = self._queryset.aggregate(first=Min(field_name), last=Max(field_name))
         first, last = bounds["first"], bounds["last"]
@@ -174,6 +175,9 @@ class _DatesFromRange:
             return []
         if isinstance(first, dt.datetime) and timezone.is_aware(first):
             first, last = timezone.localtime(first), timezone.localtime(last)
+        if kind == "day":  # Django chose the month itself: every row lies in it
+            first, last = _as_date(first), _as_date(last)
+            return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         if kind == "year":
             return [dt.date(year, 1, 1) for year in range(first.year, last.year + 1)]
         months, year, month = [], first.year, first.month
@@ -183,6 +187,10 @@ class _DatesFromRange:
         return months
 
     dates = datetimes
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 class _ChangeListWithRangeDates:
