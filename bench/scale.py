@@ -11,18 +11,20 @@ min in ms and the SQL statements of one try, as a Markdown table.
     … --json out.json    the figures as JSON
 
 The user requests are made as the heavy user of the scale data set (clicknback/core/scale_data.py),
-the admin requests as the first active admin (the demo admin of `seed_demo`). Only reads are sent:
-the data set is left as it was. Nothing is sent over the network, so the figures are Django +
-PostgreSQL time without HTTP parsing or a WSGI server.
+the admin requests as the first active admin (the demo admin of `seed_demo`). Only reads are sent
+unless --ingestion is given (then purchases of the heavy user are added). Nothing is sent over the
+network, so the figures are Django + PostgreSQL time without HTTP parsing or a WSGI server.
 """
 
 import argparse
+import itertools
 import json
 import os
 import secrets
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,21 +92,41 @@ def clients():
     }
 
 
-def measure(client, path: str, *, warmup: int, tries: int) -> dict:
+def ingestion(client) -> tuple[str, Callable]:
+    """POST /api/v1/purchases as the heavy user, a new external id each time (writes a purchase)."""
+    from accounts.models import User
+    from clicknback.core.scale_data import HEAVY_USER_EMAIL
+    from merchants.models import Merchant
+
+    heavy = User.objects.get(email=HEAVY_USER_EMAIL)
+    merchant = Merchant.objects.filter(name__startswith="Scale Merchant").order_by("name").first()
+    run = secrets.token_hex(4)
+    numbers = itertools.count()
+
+    def send():
+        return client.post("/api/v1/purchases", {
+            "external_id": f"bench-scale-{run}-{next(numbers)}", "user_id": str(heavy.pk),
+            "merchant_id": str(merchant.pk), "amount": "25.00", "currency": "EUR",
+        }, content_type="application/json")
+
+    return "/api/v1/purchases", send
+
+
+def measure(send, path: str, *, warmup: int, tries: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for _ in range(warmup):
-        response = client.get(path)
-        if response.status_code != 200:
+        response = send()
+        if response.status_code not in (200, 201):
             raise SystemExit(f"error: {path} answered {response.status_code}: {response.content[:300]!r}")
     timings = []
     for _ in range(tries):
         started = time.perf_counter()
-        client.get(path)
+        send()
         timings.append((time.perf_counter() - started) * 1000)
     with CaptureQueriesContext(connection) as queries:
-        client.get(path)
+        send()
     timings.sort()
     return {
         "p50_ms": round(statistics.median(timings), 1),
@@ -130,6 +152,8 @@ def main() -> None:
     parser.add_argument("--deep-offset", type=int, default=500000, help="offset of the deep-page row (500000)")
     parser.add_argument("--only", help="time only the rows whose label contains this text")
     parser.add_argument("--explain", action="store_true", help="print the plans of the API lists' statements")
+    parser.add_argument("--ingestion", action="store_true",
+                        help="also time POST /api/v1/purchases as the heavy user (adds warm-up + tries + 1 purchases)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     if not 1 <= args.tries <= 1000 or not 0 <= args.warmup <= 100:
@@ -144,16 +168,20 @@ def main() -> None:
     print(f"{purchases} purchases; {args.tries} tries per row after {args.warmup} warm-up tries", file=sys.stderr)
     print("| Request | p50 ms | p90 ms | min ms | SQL statements |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for label, who, path in requests_to_time(deep_offset=args.deep_offset):
+    rows_to_time = [(label, path, lambda c=by_who[who], p=path: c.get(p))
+                    for label, who, path in requests_to_time(deep_offset=args.deep_offset)]
+    if args.ingestion:
+        rows_to_time.append(("ingestion `POST /purchases` (writes)", *ingestion(by_who["user"])))
+    for label, path, send in rows_to_time:
         if args.only and args.only not in label:
             continue
-        figures = measure(by_who[who], path, warmup=args.warmup, tries=args.tries)
+        figures = measure(send, path, warmup=args.warmup, tries=args.tries)
         rows.append({"request": label, "path": path, **figures})
         print(f"| {label} | {figures['p50_ms']} | {figures['p90_ms']} | {figures['min_ms']} | {figures['statements']} |",
               flush=True)
     if args.explain:
         for row in rows:
-            if not row["path"].startswith("/api/"):
+            if not row["path"].startswith("/api/") or "POST" in row["request"]:
                 continue
             print(f"\n### {row['request']}")
             for sql in row["sql"]:

@@ -3,7 +3,7 @@
 `build_scale_data(purchases=10**6)` writes, with a handful of INSERT … SELECT generate_series
 statements on PostgreSQL:
 - `users` accounts with their wallets; the first is the "heavy" user with `heavy_user_purchases`
-  purchases, the others share the rest evenly;
+  purchases spread over the whole year, the others share the rest evenly;
 - `merchants` merchants, each with one live percent offer;
 - the purchases, spread over the past year, in every state (60 % confirmed, 30 % pending,
   7 % rejected, 3 % reversed after confirmation), each with its cashback transaction and the
@@ -72,7 +72,7 @@ def build_scale_data(*, purchases: int, users: int = 1000, heavy_user_purchases:
     params = {
         "users": users, "merchants": merchants, "purchases": purchases, "heavy": heavy, "now": now,
         "password": make_password(password), "domain": SCALE_DOMAIN, "heavy_email": HEAVY_USER_EMAIL,
-        "percent": CASHBACK_PERCENT, "today": now.date(),
+        "percent": CASHBACK_PERCENT, "today": now.date(), "stride": max(1, purchases // heavy) if heavy else 1,
     }
     tables = {
         "user": User._meta.db_table, "wallet": Wallet._meta.db_table, "merchant": Merchant._meta.db_table,
@@ -104,9 +104,10 @@ def _analyse(tables: dict, *, vacuum: bool) -> None:
 
 
 def _steps(t: dict) -> list[tuple[str, str]]:
-    # Purchase number g (1…purchases): the first `heavy` belong to user 0, the rest go round the
-    # others. Times grow with g, from a year ago to three days ago, so confirmation (+1 day) and
-    # reversal (+2 days) lie in the past too.
+    # Purchase number g (1…purchases): every `stride`-th (up to `heavy` of them) belongs to user 0,
+    # the others go round the other users in turn. Times grow with g, from a year ago to three days
+    # ago, so confirmation (+1 day) and reversal (+2 days) lie in the past too. Merchant, amount and
+    # fate come from independent hashes of g, so every merchant and user sees every status.
     return [
         ("Creating users and wallets", f"""
             CREATE TEMP TABLE scale_users ON COMMIT DROP AS
@@ -150,12 +151,16 @@ def _steps(t: dict) -> list[tuple[str, str]]:
                    p.at, p.at
             FROM generate_series(1::bigint, %(purchases)s) AS g
             CROSS JOIN LATERAL (SELECT
-                CASE WHEN g <= %(heavy)s THEN 0 ELSE 1 + (g - %(heavy)s - 1) %% (%(users)s - 1) END AS user_no,
-                (g * 7919) %% %(merchants)s AS merchant_no,
-                (10 + (g * 3779) %% 49000 / 100.0)::numeric(12, 2) AS amount,
-                CASE WHEN g %% 100 < 60 THEN 'confirmed' WHEN g %% 100 < 90 THEN 'pending'
-                     WHEN g %% 100 < 97 THEN 'rejected' ELSE 'reversed' END AS status,
+                CASE WHEN g %% %(stride)s = 0 AND g / %(stride)s <= %(heavy)s THEN 0
+                     ELSE 1 + (g - least(g / %(stride)s, %(heavy)s) - 1) %% (%(users)s - 1) END AS user_no,
+                (hashint8(g)::bigint + 2147483648) %% %(merchants)s AS merchant_no,
+                (10 + (hashint8(g + 1)::bigint + 2147483648) %% 49000 / 100.0)::numeric(12, 2) AS amount,
+                (hashint8(g + 2)::bigint + 2147483648) %% 100 AS fate,
                 %(now)s - interval '365 days' + (g::float8 / %(purchases)s) * interval '362 days' AS at
+            ) AS r
+            CROSS JOIN LATERAL (SELECT r.user_no, r.merchant_no, r.amount, r.at,
+                CASE WHEN r.fate < 60 THEN 'confirmed' WHEN r.fate < 90 THEN 'pending'
+                     WHEN r.fate < 97 THEN 'rejected' ELSE 'reversed' END AS status
             ) AS p
             JOIN scale_users u ON u.n = p.user_no
             JOIN scale_merchants m ON m.n = p.merchant_no

@@ -1,5 +1,6 @@
 """The scale data set builder (issue 7): consistent money on any size, so reconcile_wallets stays clean."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -33,6 +34,19 @@ def test_heavy_user_gets_the_asked_purchases_and_the_others_share_the_rest_evenl
     per_user = dict(Purchase.objects.values_list("user__email").annotate(n=Count("id")))
     assert per_user.pop(HEAVY_USER_EMAIL) == 120
     assert len(per_user) == 5 and set(per_user.values()) == {36}  # (300 − 120) / 5
+
+
+def test_every_merchant_and_the_heavy_user_see_every_status_over_the_whole_period():
+    build(purchases=2000, heavy_user_purchases=200)
+
+    for merchant_id in Purchase.objects.values_list("merchant_id", flat=True).distinct():
+        statuses = set(Purchase.objects.filter(merchant_id=merchant_id).values_list("status", flat=True))
+        assert statuses == set(PurchaseStatus.values), merchant_id
+    heavy = Purchase.objects.filter(user__email=HEAVY_USER_EMAIL)
+    assert set(heavy.values_list("status", flat=True)) == set(PurchaseStatus.values)
+    everyone = Purchase.objects.order_by("created_at")
+    assert heavy.order_by("created_at").first().created_at - everyone.first().created_at < dt.timedelta(days=7)
+    assert everyone.last().created_at - heavy.order_by("created_at").last().created_at < dt.timedelta(days=7)
 
 
 def test_every_purchase_has_its_cashback_transaction_and_ledger_entries_of_its_status_R111():
