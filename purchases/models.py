@@ -22,8 +22,11 @@ class PurchaseSource(models.TextChoices):
 class Purchase(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(max_length=255)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="purchases")
+    # No single-column indexes: purchase_user_newest and purchase_merchant_newest (Meta) lead with them.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases",
+                             db_index=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="purchases",
+                                 db_index=False)
     offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, null=True, blank=True, related_name="purchases")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
