@@ -167,8 +167,11 @@ class _DatesFromRange:
         params = self._changelist.params
         year, month = params.get(f"{field_name}__year"), params.get(f"{field_name}__month")
         if kind == "day" and year and month:  # chosen in the URL; the filter on the month has no index
-            year, month = int(year), int(month)
-            return [dt.date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
+            try:
+                year, month = int(year), int(month)
+                return [dt.date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
+            except ValueError:  # month=13 and the like: no such month, nothing to list
+                return []
         bounds = self._queryset.aggregate(first=Min(field_name), last=Max(field_name))
         first, last = bounds["first"], bounds["last"]
         if first is None:

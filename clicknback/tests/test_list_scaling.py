@@ -333,3 +333,10 @@ def test_date_hierarchy_lists_periods_without_select_distinct(scale, office):
     assert f"created_at__day=1&amp;" in month_html or "created_at__day=1\"" in month_html
     assert set(changelist_pks(month)) <= set(
         Purchase.objects.filter(created_at__year=last.year, created_at__month=last.month).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("month", ["13", "0", "x"])
+def test_date_hierarchy_of_a_month_that_does_not_exist_is_refused_not_a_500(scale, office, month):
+    response = office.get("/admin/purchases/purchase/", {"created_at__year": "2026", "created_at__month": month})
+
+    assert response.status_code == 302 and "e=1" in response["Location"]
