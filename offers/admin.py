@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 
+from clicknback.admin_lists import AutocompleteFilter, AutocompleteFiltersMixin
 from clicknback.admin_tools import IdSearchMixin, NoDeleteMixin, run_action, short_id
 from clicknback.audit.models import AuditAction
 from clicknback.audit.services import Actor
@@ -35,11 +36,16 @@ class OfferAddForm(forms.ModelForm):
         return data
 
 
+class MerchantFilter(AutocompleteFilter):
+    title, parameter_name = "merchant", "merchant__id__exact"
+    source, lookup = "offers.Offer.merchant", "merchant_id"
+
+
 @admin.register(Offer)
-class OfferAdmin(IdSearchMixin, NoDeleteMixin, admin.ModelAdmin):
+class OfferAdmin(IdSearchMixin, NoDeleteMixin, AutocompleteFiltersMixin, admin.ModelAdmin):
     list_display = ["merchant", short_id, "cashback_type", "cashback_value", "monthly_cap_per_user", "start_date",
                     "end_date", "active", "live_now", "created_at"]
-    list_filter = ["active", "cashback_type", "merchant"]
+    list_filter = ["active", "cashback_type", MerchantFilter]
     list_select_related = ["merchant"]
     search_fields = ["merchant__name"]
     date_hierarchy = "start_date"

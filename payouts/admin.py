@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clicknback import charts
+from clicknback.admin_lists import AutocompleteFilter, LargeTableAdminMixin
 from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction
 from clicknback.core.selectors import job_health
@@ -65,12 +66,17 @@ def _describe(payout) -> str:
     return f"{str(payout.pk)[:8]} — {payout.user.email}: {payout.amount} {payout.currency} ({payout.status})"
 
 
+class UserFilter(AutocompleteFilter):
+    title, parameter_name = "user", "user__id__exact"
+    source, lookup = "payouts.Payout.user", "user_id"
+
+
 @admin.register(Payout)
-class PayoutAdmin(IdSearchMixin, ViewOnlyAdmin):
+class PayoutAdmin(IdSearchMixin, LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["user_email", short_id, "amount", "method", "status", "requested_at", "approved_at",
                     "processed_at", "external_reference"]
     list_select_related = ["user"]
-    list_filter = ["status", "method"]
+    list_filter = ["status", "method", UserFilter]
     search_fields = ["user__email", "external_reference"]
     date_hierarchy = "requested_at"
     actions = ["approve", "reject", "mark_paid", "mark_failed"]

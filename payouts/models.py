@@ -55,9 +55,10 @@ class Payout(models.Model):
             models.CheckConstraint(condition=Q(method__in=PayoutMethod.values), name="payout_method_valid"),
         ]
         indexes = [
-            models.Index(fields=["user", "requested_at"]),
+            # Lists sort newest request first, ties by id: indexes in that order (issue 7).
+            models.Index(fields=["user", "-requested_at", "id"], name="payout_user_newest"),
             models.Index(fields=["status", "approved_at"]),
-            models.Index(fields=["requested_at", "id"]),
+            models.Index(fields=["-requested_at", "id"], name="payout_newest"),
         ]
 
     def __str__(self):

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from clicknback.admin_lists import AutocompleteFilter, LargeTableAdminMixin
 from clicknback.admin_tools import IdSearchMixin, ViewOnlyAdmin, confirm_then_run, run_action, short_id
 from clicknback.audit.models import AuditAction, AuditLog
 from purchases import services
@@ -36,12 +37,22 @@ class WebhookEventInline(admin.TabularInline):
         return False
 
 
+class MerchantFilter(AutocompleteFilter):
+    title, parameter_name = "merchant", "merchant__id__exact"
+    source, lookup = "purchases.Purchase.merchant", "merchant_id"
+
+
+class UserFilter(AutocompleteFilter):
+    title, parameter_name = "user", "user__id__exact"
+    source, lookup = "purchases.Purchase.user", "user_id"
+
+
 @admin.register(Purchase)
-class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
+class PurchaseAdmin(IdSearchMixin, LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["external_id", short_id, "user_email", "merchant", "amount", "currency", "cashback_amount",
                     "status", "source", "verification_attempts", "created_at"]
     list_select_related = ["user", "merchant"]
-    list_filter = ["status", "source", "merchant"]
+    list_filter = ["status", "source", MerchantFilter, UserFilter]
     search_fields = ["external_id", "user__email"]
     date_hierarchy = "created_at"
     actions = ["confirm", "reverse"]
@@ -95,14 +106,19 @@ class PurchaseAdmin(IdSearchMixin, ViewOnlyAdmin):
         )
 
 
+class WebhookMerchantFilter(AutocompleteFilter):
+    title, parameter_name = "merchant", "merchant__id__exact"
+    source, lookup = "purchases.WebhookEvent.merchant", "merchant_id"
+
+
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(IdSearchMixin, ViewOnlyAdmin):
+class WebhookEventAdmin(IdSearchMixin, LargeTableAdminMixin, ViewOnlyAdmin):
     """admin.md: a merchant's webhook events (R-156), view-only; filter by merchant, event, answer, date."""
 
     list_display = ["received_at", short_id, "merchant", "event", "external_id", "response_status", "error_code",
                     "purchase_link", "request_timestamp"]
     list_select_related = ["merchant", "purchase"]
-    list_filter = ["merchant", "event", "response_status", "error_code"]
+    list_filter = [WebhookMerchantFilter, "event", "response_status", "error_code"]
     date_hierarchy = "received_at"
     search_fields = ["external_id", "merchant__name"]
     ordering = ["-received_at", "id"]

@@ -6,6 +6,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
+from clicknback.admin_lists import AutocompleteFilter, LargeTableAdminMixin
 from clicknback.admin_tools import ViewOnlyAdmin
 from wallets.models import CashbackTransaction, LedgerEntry, Wallet
 from wallets.reconciliation import reconcile
@@ -97,17 +98,26 @@ class WalletAdmin(ViewOnlyAdmin):
             self.message_user(request, f"{queryset.count()} wallets checked, no mismatch.", messages.SUCCESS)
 
 
+class WalletUserFilter(AutocompleteFilter):
+    """The wallet page links here with this parameter (WalletAdmin.ledger_link); a wallet's
+    primary key is its user's id."""
+
+    title, parameter_name = "user", "wallet__user__id__exact"
+    source, lookup = "wallets.Wallet.user", "wallet_id"
+
+
+class CashbackUserFilter(AutocompleteFilter):
+    title, parameter_name = "user", "user__id__exact"
+    source, lookup = "wallets.CashbackTransaction.user", "user_id"
+
+
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ViewOnlyAdmin):
+class LedgerEntryAdmin(LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["id", "created_at", "user_email", "balance", "amount", "balance_after", "reason", "purchase_id",
                     "payout_id", "actor_type"]
     list_select_related = ["wallet__user"]
-    list_filter = ["balance", "reason", "actor_type", "created_at"]
+    list_filter = ["balance", "reason", "actor_type", "created_at", WalletUserFilter]
     search_fields = ["wallet__user__email", "=purchase__id", "=payout__id", "=operation_id"]
-
-    def lookup_allowed(self, lookup, value, request):
-        # The wallet page links here filtered on its wallet (WalletAdmin.ledger_link).
-        return lookup == "wallet__user__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="user email", ordering="wallet__user__email")
     def user_email(self, obj):
@@ -115,10 +125,10 @@ class LedgerEntryAdmin(ViewOnlyAdmin):
 
 
 @admin.register(CashbackTransaction)
-class CashbackTransactionAdmin(ViewOnlyAdmin):
+class CashbackTransactionAdmin(LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["user_email", "purchase_id", "amount", "status", "created_at", "updated_at"]
     list_select_related = ["user"]
-    list_filter = ["status", "created_at"]
+    list_filter = ["status", "created_at", CashbackUserFilter]
     search_fields = ["=purchase__id", "user__email"]
 
     @admin.display(description="user email", ordering="user__email")

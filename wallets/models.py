@@ -136,7 +136,11 @@ class CashbackTransaction(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="cashback_amount_non_negative"),
             models.CheckConstraint(condition=Q(status__in=CashbackStatus.values), name="cashback_status_valid"),
         ]
-        indexes = [models.Index(fields=["user", "created_at"])]
+        # Both lists sort newest first, ties by id (api.md §8; the back-office): indexes in that order.
+        indexes = [
+            models.Index(fields=["user", "-created_at", "id"], name="cashback_user_newest"),
+            models.Index(fields=["-created_at", "id"], name="cashback_newest"),
+        ]
 
     def __str__(self):
         return f"cashback {self.amount} ({self.status})"

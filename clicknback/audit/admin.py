@@ -3,12 +3,13 @@ import uuid
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 
+from clicknback.admin_lists import LargeTableAdminMixin
 from clicknback.admin_tools import ViewOnlyAdmin
 from clicknback.audit.models import AuditLog
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ViewOnlyAdmin):
+class AuditLogAdmin(LargeTableAdminMixin, ViewOnlyAdmin):
     list_display = ["occurred_at", "actor_type", "actor", "action", "resource_type", "resource_id", "outcome"]
     list_filter = ["action", "actor_type", "outcome", "resource_type", "occurred_at"]
     search_fields = ["resource_id"]

@@ -17,6 +17,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import Role
 from clicknback.audit.services import Actor
+from clicknback.core.scale_data import build_scale_data
 from merchants import services as merchant_services
 from merchants.models import Merchant, with_name
 from offers import selectors as offer_selectors
@@ -70,6 +71,10 @@ def generate_password() -> str:
 class Command(BaseCommand):
     help = "Create (or refresh) the demo admin, demo user and demo merchants; prints the logins."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=int, default=0, metavar="N",
+                            help="also build the scale data set with N purchases (clicknback/core/scale_data.py)")
+
     def handle(self, *args, **options):
         logins = []
         with transaction.atomic():
@@ -95,6 +100,8 @@ class Command(BaseCommand):
         self.stdout.write("Logins (passwords are regenerated on every run):")
         for role, email, password in logins:
             self.stdout.write(f"  {role:<5}  {email}  {password}")
+        if options["scale"]:
+            self.stdout.write(build_scale_data(purchases=options["scale"], progress=self.stdout.write).describe())
 
     def _seed_offers(self) -> None:
         today = offer_selectors.today_utc()
