@@ -18,6 +18,7 @@ from accounts import services as account_services
 from accounts.models import Role
 from clicknback.audit.services import Actor
 from clicknback.core.scale_data import build_scale_data
+from clicknback.progress import Progress
 from merchants import services as merchant_services
 from merchants.models import Merchant, with_name
 from offers import selectors as offer_selectors
@@ -101,7 +102,10 @@ class Command(BaseCommand):
         for role, email, password in logins:
             self.stdout.write(f"  {role:<5}  {email}  {password}")
         if options["scale"]:
-            self.stdout.write(build_scale_data(purchases=options["scale"], progress=self.stdout.write).describe())
+            # Steps on a terminal only (issue 10), then one summary line.
+            with Progress("seed_demo --scale", stream=self.stderr) as progress:
+                summary = build_scale_data(purchases=options["scale"], progress=progress.set_phase)
+            self.stdout.write(summary.describe())
 
     def _seed_offers(self) -> None:
         today = offer_selectors.today_utc()
