@@ -13,7 +13,8 @@ test module keeps only what it asserts:
 - `manage.py` subprocesses against the test database: `database_url_of_test_db`, `manage_py_env`,
   `start_manage_py`, `run_manage_py_workers`, `stop_processes`, `wait_until`; and in-process,
   `assert_wallets_reconcile`;
-- a PostgreSQL cluster of a test's own, which the test may stop and start (`ThrowawayCluster`).
+- a PostgreSQL cluster of a test's own, which the test may stop, start and restart (`ThrowawayCluster`,
+  `postgres_bindir`).
 
 Models are imported inside the functions: this module is loaded before the app registry is ready.
 """
@@ -301,9 +302,15 @@ def postgres_bindir() -> str | None:
 
 
 class ThrowawayCluster:
-    """A PostgreSQL server of one test, never the suite's own: `start()`, `stop()` (fast shutdown, which
-    ends every session as a restart does), `start()` again, `destroy()`. As root the server runs as the
-    `postgres` OS user, like scripts/with-throwaway-postgres.sh. `url` is its DATABASE_URL."""
+    """A PostgreSQL server of one test, never the suite's own: `stop()` (fast shutdown: every session is
+    ended, new connections are refused until `start()`), `restart()` (`pg_ctl restart`, the same fast
+    shutdown then a start, with no wait in between), `destroy()` (immediate stop, files removed).
+
+    Made as scripts/with-throwaway-postgres.sh makes its cluster: initdb with trust auth and a UTF-8
+    locale in a temp dir, listening on a free loopback port only; as root, initdb and pg_ctl run as the
+    `postgres` OS user (they refuse root). `url` is its DATABASE_URL; the server log is `log`. Durability
+    settings are off (a test's data need not survive a crash), but a fast shutdown still writes every
+    committed transaction out first, so data committed before a `stop()`/`restart()` is there after it."""
 
     SUPERUSER = "clicknback"
     DBNAME = "clicknback"
@@ -313,46 +320,55 @@ class ThrowawayCluster:
 
         self.bindir = postgres_bindir()
         if self.bindir is None:
-            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
         self.as_root = os.geteuid() == 0
-        self.root = Path(tempfile.mkdtemp(prefix="clicknback-own-pg."))
+        self.root = Path(tempfile.mkdtemp(prefix="clicknback-own-pg."))  # mode 0700
         self.data = self.root / "data"
+        self.log = self.root / "server.log"
         self.port = _free_loopback_port()
         self.url = f"postgres://{self.SUPERUSER}@127.0.0.1:{self.port}/{self.DBNAME}"
         if self.as_root:
             import shutil
 
             shutil.chown(self.root, user="postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.SUPERUSER, "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync")
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
-                       f"unix_socket_directories = '{self.root}'\nfsync = off\nsynchronous_commit = off\n")
-        self.start()
-        subprocess.run([str(Path(self.bindir) / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", self.SUPERUSER, self.DBNAME], check=True, capture_output=True)
+        try:
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.SUPERUSER, "-E", "UTF8",
+                      "--locale=C.UTF-8", "--no-sync")
+            with open(self.data / "postgresql.conf", "a") as conf:
+                # The port in the configuration, not on pg_ctl's command line: `pg_ctl restart` keeps it.
+                conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+                           f"unix_socket_directories = '{self.root}'\n"
+                           "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+            self.start()
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.SUPERUSER, self.DBNAME)
+        except BaseException:
+            self.destroy()
+            raise
 
-    def _run(self, tool: str, *args: str) -> None:
+    def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
         command = [str(Path(self.bindir) / tool), *args]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root, timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed: {result.stdout}{result.stderr}")
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-t", "60", "-w", "start")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-t", "60", "-w", "start")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-t", "60", "-w", "stop")
+
+    def restart(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-t", "60", "-w", "restart")
 
     def destroy(self) -> None:
         import shutil
 
         if (self.data / "postmaster.pid").exists():
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-t", "30", "-w", "stop")
-            except RuntimeError:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-t", "30", "-w", "stop", timeout=60)
+            except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -44,8 +44,10 @@ class LiveServer:
             time.sleep(0.2)
         raise RuntimeError("gunicorn did not become ready")
 
-    def request(self, method: str, path: str, body=None, token: str | None = None, headers=None):
-        """(status, parsed JSON body or None, headers) — errors are answers too, not exceptions.
+    def request(self, method: str, path: str, body=None, token: str | None = None, headers=None,
+                timeout: float = 15):
+        """(status, parsed JSON body or None, headers) — errors are answers too, not exceptions; a
+        transport failure (refused, reset, no answer within `timeout` s) raises OSError.
         A `bytes` body is sent exactly as given (signed webhooks); `headers` may replace Content-Type."""
         data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
@@ -56,7 +58,7 @@ class LiveServer:
         for name, value in (headers or {}).items():
             req.add_header(name, value)
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 raw, status, hdrs = resp.read(), resp.status, resp.headers
         except urllib.error.HTTPError as err:
             raw, status, hdrs = err.read(), err.code, err.headers

@@ -15,11 +15,11 @@ import urllib.request
 
 import pytest
 
-from clicknback.testing import PROJECT_ROOT, manage_py_env
+from clicknback.testing import PROJECT_ROOT, ThrowawayCluster, manage_py_env, postgres_bindir
 from tests.e2e_server import LiveServer
-from tests.pg_cluster import ThrowawayCluster
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(postgres_bindir() is None, reason="PostgreSQL server binaries not found")]
 
 PASSWORD = "Str0ng!Passw0rd"
 LOG_NAME = ".e2e-outage.log"
@@ -27,7 +27,7 @@ LOG_NAME = ".e2e-outage.log"
 
 @pytest.fixture
 def cluster():
-    own = ThrowawayCluster()
+    own = ThrowawayCluster()  # removes what it made if it cannot start
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=PROJECT_ROOT,
                        env=manage_py_env(DATABASE_URL=own.url), check=True, timeout=300)

@@ -53,8 +53,10 @@ def payout_status(url, payout_id) -> str:
 @pytest.fixture
 def own_cluster():
     cluster = ThrowawayCluster()
-    yield cluster
-    cluster.destroy()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 def test_job_loops_survive_a_database_restart_and_finish_the_work_that_follows(own_cluster, tmp_path):
