@@ -14,7 +14,8 @@ from schemathesis.config import SchemathesisConfig
 from hypothesis import HealthCheck, settings
 
 REQUESTS_PER_OPERATION: Counter = Counter()
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+REQUESTS_PER_MODE: Counter = Counter()  # positive / negative data
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture
@@ -125,6 +126,7 @@ def _is_negative(case, location: str) -> bool:
 
 def _call_and_validate(case, headers):
     REQUESTS_PER_OPERATION[f"{case.method} {case.path}"] += 1
+    REQUESTS_PER_MODE[case.meta.generation.mode.name.lower() if case.meta else "explicit"] += 1
     if case.meta is None or all(info.mode.name == "POSITIVE" for info in case.meta.components.values()):
         meet_documented_dependencies(case)
     if case.meta is not None and _is_negative(case, "header"):
