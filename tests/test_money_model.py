@@ -15,7 +15,7 @@ Time is controlled: `timezone.now` reads a clock the machine moves forward (hour
 months, ISO weeks, the 48 h payout spacing (R-123), the 24 h key TTL (R-146) and the 15-minute
 stale-processing rule (R-178) all come into play.
 
-`make test` runs a small profile (MONEY_MODEL_EXAMPLES, default 30 examples of up to 25 steps);
+`make test` runs a small profile (MONEY_MODEL_EXAMPLES, default 100 examples of up to 25 steps);
 `make soak` runs thousands and prints how many examples and steps it made."""
 
 import datetime as dt
@@ -45,7 +45,7 @@ D = Decimal
 ZERO = D("0.00")
 CENT = D("0.01")
 
-EXAMPLES = int(os.environ.get("MONEY_MODEL_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("MONEY_MODEL_EXAMPLES", "100"))
 STEPS = int(os.environ.get("MONEY_MODEL_STEPS", "25"))
 PROFILE = settings(
     max_examples=EXAMPLES,
@@ -207,6 +207,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self._clock_patch = mock.patch("django.utils.timezone.now", self.clock.now)
         self._clock_patch.start()
         self.model = Model()
+        self.merchants = []
         self.jobs_run = self.flips = 0  # the rules always enabled are rationed so money rules get the steps
         self.rationed = Counter()
 
@@ -225,30 +226,44 @@ class MoneyMachine(RuleBasedStateMachine):
 
     # --- set-up ----------------------------------------------------------------------------
 
-    @initialize(target=users)
-    def merchants_with_live_offers_and_two_users(self):
+    def _ensure_world(self):
+        """Three merchants with a live offer each, an admin and two users; once per example."""
         from accounts import services as accounts
         from clicknback.audit.services import Actor
         from merchants import services as merchants
         from offers import services as offers
 
+        if self.merchants:
+            return
         self.admin = accounts.create_account(email=f"model-admin{next(_emails)}@example.com",
                                              password="Adm1n!password", role="admin")
         self.actor = Actor.of_user(self.admin)
-        self.merchants = []
         today = self.clock.now().date()
-        for index, (cashback_type, value, cap) in enumerate(OFFER_TERMS):
+        for cashback_type, value, cap in OFFER_TERMS:
             merchant = merchants.create_merchant(name=f"Model merchant {next(_emails)}",
                                                  default_cashback_percentage=D("5.00"), actor=self.actor)
             offer = offers.create_offer(merchant_id=merchant.pk, cashback_type=cashback_type, cashback_value=value,
                                         start_date=today, end_date=today + dt.timedelta(days=3 * 365),
                                         monthly_cap=cap, actor=self.actor)
             self.merchants.append((merchant, offer))
-        first_users = [accounts.register_user(email=f"model{next(_emails)}@example.com", password="Passw0rd!long")
-                       for _ in range(2)]
-        for user in first_users:
-            self.model.wallets[user.pk] = ModelWallet()
-        return multiple(*(user.pk for user in first_users))
+        self.first_users = [accounts.register_user(email=f"model{next(_emails)}@example.com",
+                                                   password="Passw0rd!long").pk for _ in range(2)]
+        for user in self.first_users:
+            self.model.wallets[user] = ModelWallet()
+
+    @initialize(target=users)
+    def merchants_with_live_offers_and_two_users(self):
+        self._ensure_world()
+        return multiple(*self.first_users)
+
+    @initialize(target=purchases)
+    def the_first_user_has_money_to_withdraw(self):
+        """Earned the only way there is — a confirmed purchase (20 % of 500.00 = 100.00) — so payout
+        sequences, and reversals after a payout, are reachable from the first step."""
+        self._ensure_world()
+        purchase = self._ingest(self.first_users[0], 2, D("500.00"))
+        self._confirm(purchase)
+        return purchase
 
     # --- users -------------------------------------------------------------------------------
 
@@ -269,10 +284,13 @@ class MoneyMachine(RuleBasedStateMachine):
                                             D("240.00"), D("750.00"), D("1999.99")]),
                            st.decimals(min_value=D("0.01"), max_value=D("2000.00"), places=2)))
     def ingest(self, user, merchant_index, amount):
+        self._step()
+        return self._ingest(user, merchant_index, amount)
+
+    def _ingest(self, user, merchant_index, amount):
         from clicknback.audit.services import Actor
         from purchases import services
 
-        self._step()
         merchant, offer = self.merchants[merchant_index]
         cashback_type, value, cap = OFFER_TERMS[merchant_index]
         month = month_of(self.clock.now())
@@ -310,10 +328,13 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(purchase=purchases)
     def confirm(self, purchase):
+        self._step()
+        self._confirm(purchase)
+
+    def _confirm(self, purchase):
         from purchases import services
         from purchases.exceptions import PurchaseNotPending
 
-        self._step()
         model = self.model.purchases[purchase]
         if model.status != "pending":
             with pytest.raises(PurchaseNotPending):
