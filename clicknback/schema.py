@@ -238,6 +238,7 @@ class StrictDateFieldSchema(OpenApiSerializerFieldExtension):
 
 IDEMPOTENCY_KEY = {"type": "string", "pattern": r"^[\x21-\x7E]{1,255}$", "minLength": 1, "maxLength": 255}
 STRONG_PASSWORD = r"^(?=[^\x00]*[A-Z])(?=[^\x00]*[a-z])(?=[^\x00]*[0-9])(?=[^\x00]*[^A-Za-z0-9\x00])[^\x00]{8,}$"
+LOWER_BOUNDS = {"start_date": "end_date", "date_from": "date_to"}  # OpenAPI 3.0 cannot relate two parameters
 FLAG_KEY = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$", "minLength": 1, "maxLength": 100}
 
 
@@ -305,4 +306,11 @@ def declare_dependent_fields(result, generator, request, public):
                     parameter["schema"] = dict(FLAG_KEY)
                 if parameter["name"] == "Idempotency-Key" and parameter["in"] == "header":
                     parameter["schema"] = dict(IDEMPOTENCY_KEY)
+                if parameter["in"] == "query" and parameter["name"] in LOWER_BOUNDS:
+                    parameter["description"] = (f"Not after {LOWER_BOUNDS[parameter['name']]} "
+                                                "(else 400 VALIDATION_ERROR on this field, R-205).")
+                if (parameter["in"] == "query" and parameter["name"] == "scope_id"
+                        and path == "/api/v1/feature-flags/{key}"):
+                    parameter["description"] = ("Required for merchant/user (else 422 FEATURE_FLAG_SCOPE_ID_REQUIRED); "
+                                                "must be absent for global (else 400).")
     return result
