@@ -29,12 +29,14 @@ VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 MANAGE := $(VENV_PYTHON) manage.py
 
-.PHONY: help venv run test worker bench clean print-python
+.PHONY: help venv run test soak fuzz worker bench clean print-python
 
 help:
 	@echo "make venv     create $(VENV) and install requirements-dev.txt (again only when requirements change)"
 	@echo "make run      migrate, collect static files, seed demo data, serve with gunicorn on http://$(HOST):$(PORT)"
 	@echo "make test     the whole pytest suite on PostgreSQL (DATABASE_URL, or a throwaway local cluster)"
+	@echo "make soak     the stateful money model, long: SOAK_EXAMPLES (2000) examples of up to SOAK_STEPS (40) steps"
+	@echo "make fuzz     schemathesis against /api/v1/schema, long: FUZZ_EXAMPLES (300) per operation and role"
 	@echo "make worker   the background job loops (confirm_purchases, process_payouts); WORKER_INTERVAL seconds between passes"
 	@echo "make bench    benchmark on a throwaway PostgreSQL: req/s, p50/p99, server CPU and statements per request"
 	@echo "make clean    remove $(VENV), db.sqlite3, staticfiles/, .pytest_cache/"
@@ -134,6 +136,20 @@ test: venv
 		exit 1; \
 	fi; \
 	exit $$rc
+
+# The proofs of issue 9, longer than `make test` runs them. Both print what they ran (examples,
+# steps, requests per operation) at the end.
+SOAK_EXAMPLES ?= 2000
+SOAK_STEPS ?= 40
+FUZZ_EXAMPLES ?= 300
+
+soak: venv
+	@MONEY_MODEL_EXAMPLES="$(SOAK_EXAMPLES)" MONEY_MODEL_STEPS="$(SOAK_STEPS)" \
+		$(MAKE) --no-print-directory test PYTEST_ARGS="tests/test_money_model.py -p no:logging $(PYTEST_ARGS)"
+
+fuzz: venv
+	@FUZZ_EXAMPLES="$(FUZZ_EXAMPLES)" \
+		$(MAKE) --no-print-directory test PYTEST_ARGS="tests/test_fuzz_api.py -p no:logging $(PYTEST_ARGS)"
 
 # --- background jobs, benchmark -------------------------------------------------------------
 # The job loops of rules.md §15, in their own process (not started by `make run`). Several

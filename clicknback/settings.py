@@ -254,7 +254,12 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clicknback.schema.strip_trailing_slashes",
+        "clicknback.schema.paginate_list_responses",
+        "clicknback.schema.declare_dependent_fields",
     ],
+    # PATCH bodies here are commands (status changes, reversal), not partial updates: their
+    # required fields stay required in the schema.
+    "COMPONENT_SPLIT_PATCH": False,
 }
 
 # --- i18n / time (R-3: UTC everywhere) --------------------------------------------------------

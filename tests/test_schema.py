@@ -106,3 +106,69 @@ def test_the_webhook_documents_its_signature_headers_body_and_answers(schema):
         "id", "external_id", "merchant_id", "user_id", "amount", "currency", "status", "cashback_amount",
         "created_at", "updated_at"}
     assert "bearerAuth" not in str(operation.get("security", schema.get("security", [])))  # no JWT here
+
+
+# --- the schema says what the server enforces (issue 9) ------------------------------------------------
+
+LIST_OPERATIONS = {
+    "/api/v1/merchants", "/api/v1/offers", "/api/v1/offers/active", "/api/v1/purchases", "/api/v1/users/me/purchases",
+    "/api/v1/users/{user_id}/purchases", "/api/v1/users/me/wallet/transactions",
+    "/api/v1/users/{user_id}/wallet/transactions", "/api/v1/users/me/payouts", "/api/v1/users/{user_id}/payouts",
+    "/api/v1/payouts", "/api/v1/feature-flags",
+}
+
+
+def _response_schema(schema, path, method="get", status="200"):
+    ref = schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    return schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[-1]] if "$ref" in ref else ref
+
+
+def test_every_list_documents_the_paginated_envelope_and_its_parameters(schema):
+    """api.md §0.5: `{"data": [...], "pagination": {offset, limit, total}}`, never a bare array."""
+    for path in LIST_OPERATIONS:
+        envelope = _response_schema(schema, path)
+        assert envelope["required"] == ["data", "pagination"], path
+        assert envelope["properties"]["data"]["type"] == "array", path
+        names = {p["name"] for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+        assert {"offset", "limit"} <= names, path
+    arrays = [path for path, ops in schema["paths"].items() if "get" in ops
+              and _response_schema(schema, path).get("type") == "array"]
+    assert arrays == []
+    assert _response_schema(schema, "/api/v1/users/me")["type"] == "object"  # one user, not a list
+
+
+@pytest.mark.parametrize("minimum, maximum", [("0.00", "20.00"), ("0.01", "10000.00"), ("0.01", "1000000.00")])
+def test_the_money_pattern_accepts_exactly_the_strings_the_money_field_accepts(minimum, maximum):
+    """The string half of every decimal's schema (clicknback.schema.money_pattern) against the
+    field the server validates with: same verdict for edge and random numeric strings."""
+    import re
+    from decimal import Decimal
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from rest_framework import serializers
+
+    from clicknback.fields import MoneyField
+    from clicknback.schema import money_pattern
+
+    field = MoneyField(min_value=Decimal(minimum), max_value=Decimal(maximum))
+    pattern = re.compile(money_pattern(Decimal(minimum), Decimal(maximum)))
+
+    def server_accepts(text):
+        try:
+            field.run_validation(text)
+        except serializers.ValidationError:
+            return False
+        return True
+
+    numeric = st.from_regex(r"\A-?[0-9]{1,9}(\.[0-9]{0,4})?\Z")
+    for text in ["0", "-0", "-0.00", "0.00", "0.01", "00.5", "20", "20.00", "20.01", "19.99", "10000", "10000.001",
+                 "1000000.00", "1000000.01", ".5", "5.", "1e2", "-1", "0.001", "007.50", " 1", "1\n", "+1"]:
+        assert bool(pattern.fullmatch(text)) == server_accepts(text), text
+
+    @settings(max_examples=300, deadline=None)
+    @given(numeric)
+    def same_verdict(text):
+        assert bool(pattern.fullmatch(text)) == server_accepts(text), text
+
+    same_verdict()
