@@ -108,6 +108,8 @@ else:
         # psycopg 3 connection pool, per worker process (see README "Performance").
         from psycopg_pool import ConnectionPool
 
+        from clicknback.postgresql.pool import grow_again
+
         _db["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
@@ -119,6 +121,8 @@ else:
             # and the next request that needs a connection starts a new one at once.
             "check": ConnectionPool.check_connection,
             "reconnect_timeout": 1.0,
+            # … and keeps trying after it gave up, so a request already waiting is served (clicknback/postgresql/pool.py).
+            "reconnect_failed": grow_again,
         }
         _db["CONN_MAX_AGE"] = 0
     else:
