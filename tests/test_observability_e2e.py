@@ -5,23 +5,14 @@ import json
 import threading
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from clicknback.testing import PROJECT_ROOT
+from clicknback.testing import PROJECT_ROOT, metric_sample
 from tests.e2e_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 TOKEN = "e2e-metrics-token-0123456789abcdef"
 PASSWORD = "Str0ng!Passw0rd"
-
-
-def sample(text: str, name: str, **labels) -> float:
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
 
 
 def scrape(server: LiveServer) -> str:
@@ -66,12 +57,12 @@ def test_metrics_of_two_gunicorn_workers_are_summed(transactional_db, tmp_path):
         text = scrape(server)
 
         # Every probe counted once, whichever worker answered it: the counts of both are summed.
-        assert sample(text, "clicknback_http_requests_total", route="/health/live", method="GET", status="200") == sent
-        assert sample(text, "clicknback_http_request_duration_seconds_count", route="/health/live",
+        assert metric_sample(text, "clicknback_http_requests_total", route="/health/live", method="GET", status="200") == sent
+        assert metric_sample(text, "clicknback_http_request_duration_seconds_count", route="/health/live",
                       status="200") == sent
-        assert sample(text, "clicknback_payouts", status="requested") == 0
+        assert metric_sample(text, "clicknback_payouts", status="requested") == 0
         # The scrape itself is counted too (after it answered): the next scrape sees it.
-        assert sample(scrape(server), "clicknback_http_requests_total", route="/metrics", status="200") >= 1
+        assert metric_sample(scrape(server), "clicknback_http_requests_total", route="/metrics", status="200") >= 1
         status, body, _ = server.request("GET", "/metrics")
         assert status == 401 and body["error"]["code"] == "INVALID_TOKEN"
     finally:

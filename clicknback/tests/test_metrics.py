@@ -9,18 +9,11 @@ from django.core.management import call_command
 from django.db import transaction
 from prometheus_client.parser import text_string_to_metric_families
 
-from clicknback.testing import error_of
+from clicknback.testing import error_of, metric_sample
 
 TOKEN = "metrics-test-token-0123456789"
 
 
-def sample(text: str, name: str, **labels) -> float:
-    """The value of one sample in an exposition (0 when absent, as Prometheus would read a new series)."""
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
 
 
 def scrape(client) -> str:
@@ -86,18 +79,18 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client, admin_
 
     assert str(ids[0]) not in after and str(ids[1]) not in after  # bounded cardinality: no raw paths
     labels = {"route": route, "method": "GET", "status": "404"}
-    assert sample(after, "clicknback_http_requests_total", **labels) - \
-        sample(before, "clicknback_http_requests_total", **labels) == 2
-    assert sample(after, "clicknback_http_request_duration_seconds_count", **labels) - \
-        sample(before, "clicknback_http_request_duration_seconds_count", **labels) == 2
-    assert sample(after, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) - \
-        sample(before, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) == 2
+    assert metric_sample(after, "clicknback_http_requests_total", **labels) - \
+        metric_sample(before, "clicknback_http_requests_total", **labels) == 2
+    assert metric_sample(after, "clicknback_http_request_duration_seconds_count", **labels) - \
+        metric_sample(before, "clicknback_http_request_duration_seconds_count", **labels) == 2
+    assert metric_sample(after, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) - \
+        metric_sample(before, "clicknback_http_request_duration_seconds_bucket", le="+Inf", **labels) == 2
     unmatched = {"route": "<unmatched>", "method": "GET", "status": "404"}
-    assert sample(after, "clicknback_http_requests_total", **unmatched) - \
-        sample(before, "clicknback_http_requests_total", **unmatched) == 1
+    assert metric_sample(after, "clicknback_http_requests_total", **unmatched) - \
+        metric_sample(before, "clicknback_http_requests_total", **unmatched) == 1
     live = {"route": "/health/live", "method": "GET", "status": "200"}
-    assert sample(after, "clicknback_http_requests_total", **live) - \
-        sample(before, "clicknback_http_requests_total", **live) == 1
+    assert metric_sample(after, "clicknback_http_requests_total", **live) - \
+        metric_sample(before, "clicknback_http_requests_total", **live) == 1
 
 
 # --- purchases, payouts ----------------------------------------------------------------------------------
@@ -124,10 +117,10 @@ def test_ingested_purchases_and_cashback_are_counted_by_source_once_committed(
     after = scrape(client)
 
     api = {"source": PurchaseSource.API.value}
-    assert sample(after, "clicknback_purchases_ingested_total", **api) - \
-        sample(before, "clicknback_purchases_ingested_total", **api) == 2
-    cashback = sample(after, "clicknback_cashback_ingested_total", **api) - \
-        sample(before, "clicknback_cashback_ingested_total", **api)
+    assert metric_sample(after, "clicknback_purchases_ingested_total", **api) - \
+        metric_sample(before, "clicknback_purchases_ingested_total", **api) == 2
+    cashback = metric_sample(after, "clicknback_cashback_ingested_total", **api) - \
+        metric_sample(before, "clicknback_cashback_ingested_total", **api)
     assert Decimal(str(round(cashback, 2))) == Decimal("6.50")
 
 
@@ -144,8 +137,8 @@ def test_payouts_by_status_equal_a_count_in_sql(client, metrics_on):
     text = scrape(client)
 
     for status in PayoutStatus.values:
-        assert sample(text, "clicknback_payouts", status=status) == Payout.objects.filter(status=status).count()
-    assert sample(text, "clicknback_payouts", status="paid") == 2
+        assert metric_sample(text, "clicknback_payouts", status=status) == Payout.objects.filter(status=status).count()
+    assert metric_sample(text, "clicknback_payouts", status="paid") == 2
 
 
 # --- jobs, reconciliation ---------------------------------------------------------------------------------
@@ -166,12 +159,12 @@ def test_a_job_pass_counts_its_items_and_failures(client, metrics_on):
     after = scrape(client)
 
     job = {"job": "confirm_purchases"}
-    assert sample(after, "clicknback_job_passes_total", **job) - sample(before, "clicknback_job_passes_total", **job) == 1
-    assert sample(after, "clicknback_job_items_handled_total", **job) - \
-        sample(before, "clicknback_job_items_handled_total", **job) == 3
-    assert sample(after, "clicknback_job_items_failed_total", **job) == sample(
+    assert metric_sample(after, "clicknback_job_passes_total", **job) - metric_sample(before, "clicknback_job_passes_total", **job) == 1
+    assert metric_sample(after, "clicknback_job_items_handled_total", **job) - \
+        metric_sample(before, "clicknback_job_items_handled_total", **job) == 3
+    assert metric_sample(after, "clicknback_job_items_failed_total", **job) == metric_sample(
         before, "clicknback_job_items_failed_total", **job)
-    assert sample(after, "clicknback_job_last_pass_timestamp_seconds", **job) > 0
+    assert metric_sample(after, "clicknback_job_last_pass_timestamp_seconds", **job) > 0
 
 
 @pytest.mark.django_db
@@ -185,9 +178,9 @@ def test_the_last_reconcile_result_is_exposed(client, metrics_on):
 
     from wallets.models import Wallet
 
-    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") == Wallet.objects.count()
-    assert sample(text, "clicknback_reconcile_last_mismatches", scope="all") == 0
-    assert sample(text, "clicknback_reconcile_last_run_timestamp_seconds", scope="all") > 0
+    assert metric_sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") == Wallet.objects.count()
+    assert metric_sample(text, "clicknback_reconcile_last_mismatches", scope="all") == 0
+    assert metric_sample(text, "clicknback_reconcile_last_run_timestamp_seconds", scope="all") > 0
 
 
 @pytest.mark.django_db
@@ -200,8 +193,8 @@ def test_a_one_user_reconcile_does_not_stand_for_the_whole_ledger(client, metric
 
     text = scrape(client)
 
-    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="one_user") == 1
-    assert sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") >= 3
+    assert metric_sample(text, "clicknback_reconcile_last_wallets_checked", scope="one_user") == 1
+    assert metric_sample(text, "clicknback_reconcile_last_wallets_checked", scope="all") >= 3
 
 
 class _Sink:
