@@ -1,5 +1,7 @@
 """End-to-end: the real server (gunicorn) on a loopback port, driven over HTTP like a client."""
 
+import datetime as dt
+
 import pytest
 
 from tests.e2e_server import LiveServer
@@ -30,6 +32,24 @@ def operator(transactional_db):
 
     return services.create_account(email="ops@example.com", password=PASSWORD, role="admin")
 
+
+
+def _open_merchant_with_offer(server, name: str):
+    """The operator (ops@example.com) logs in and opens a merchant with a live 10 % offer (cap 100.00)."""
+    _, admin_tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "ops@example.com", "password": PASSWORD})
+    admin_token = admin_tokens["access_token"]
+    status, merchant, _ = server.request(
+        "POST", "/api/v1/merchants", {"name": name, "default_cashback_percentage": "5.00"}, token=admin_token
+    )
+    assert status == 201, merchant
+    today = dt.datetime.now(dt.UTC).date()
+    status, offer, _ = server.request("POST", "/api/v1/offers", {
+        "merchant_id": merchant["id"], "cashback_type": "percent", "cashback_value": "10.00",
+        "start_date": today.isoformat(), "end_date": (today + dt.timedelta(days=30)).isoformat(),
+        "monthly_cap": "100.00",
+    }, token=admin_token)
+    assert status == 201, offer
+    return admin_token, merchant, offer
 
 def test_user_and_operator_walk_through_accounts_and_merchants(server, operator):
     # register → login → me → refresh
@@ -95,24 +115,12 @@ def test_server_serves_docs_and_admin_static_files_itself(server):
 
 
 def test_cashback_walk_from_offer_to_reconciled_ledger(server, operator):
-    import datetime as dt
     import io
 
     from django.core.management import call_command
 
-    _, admin_tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "ops@example.com", "password": PASSWORD})
-    admin_token = admin_tokens["access_token"]
     # admin creates merchant + offer
-    _, merchant, _ = server.request(
-        "POST", "/api/v1/merchants", {"name": "Cashback Shop", "default_cashback_percentage": "5.00"}, token=admin_token
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    status, offer, _ = server.request("POST", "/api/v1/offers", {
-        "merchant_id": merchant["id"], "cashback_type": "percent", "cashback_value": "10.00",
-        "start_date": today.isoformat(), "end_date": (today + dt.timedelta(days=30)).isoformat(),
-        "monthly_cap": "100.00",
-    }, token=admin_token)
-    assert status == 201, offer
+    admin_token, merchant, offer = _open_merchant_with_offer(server, "Cashback Shop")
 
     # user registers, sees the live offer and ingests two purchases
     status, user, _ = server.request("POST", "/api/v1/users", {"email": "buyer@example.com", "password": PASSWORD})
@@ -252,7 +260,6 @@ def test_money_walk_from_purchase_through_the_jobs_to_a_paid_payout(server, oper
 def test_merchant_webhook_signed_over_real_http(server, operator):
     """api.md §10 against gunicorn: a merchant signs real requests with the secret an operator read
     with `manage.py merchant_webhook_secret` (R-34), reports a purchase, replays it, settles it."""
-    import datetime as dt
     import io
     import json
     import time
@@ -262,18 +269,7 @@ def test_merchant_webhook_signed_over_real_http(server, operator):
     from purchases.webhooks import sign
     from purchases.models import WebhookEvent
 
-    _, admin_tokens, _ = server.request("POST", "/api/v1/auth/login", {"email": "ops@example.com", "password": PASSWORD})
-    admin_token = admin_tokens["access_token"]
-    _, merchant, _ = server.request(
-        "POST", "/api/v1/merchants", {"name": "Network Shop", "default_cashback_percentage": "5.00"}, token=admin_token
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    status, offer, _ = server.request("POST", "/api/v1/offers", {
-        "merchant_id": merchant["id"], "cashback_type": "percent", "cashback_value": "10.00",
-        "start_date": today.isoformat(), "end_date": (today + dt.timedelta(days=30)).isoformat(),
-        "monthly_cap": "100.00",
-    }, token=admin_token)
-    assert status == 201, offer
+    admin_token, merchant, offer = _open_merchant_with_offer(server, "Network Shop")
     _, user, _ = server.request("POST", "/api/v1/users", {"email": "network-buyer@example.com", "password": PASSWORD})
     out = io.StringIO()
     call_command("merchant_webhook_secret", merchant["id"], stdout=out)
